@@ -1,0 +1,128 @@
+"""The `identity-service` command: serve, config, db, callers.
+
+Exit codes: 0 success, 1 a check failed (e.g. verification), 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+
+import click
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from identity_service.logs import configure
+from identity_service.settings import Settings, describe
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        click.echo(f"invalid configuration:\n{exc}", err=True)
+        sys.exit(2)
+
+
+@click.group()
+@click.version_option(package_name="likeness-consent")
+def main() -> None:
+    """Likeness consent service: enrollment, cameo grants and audit over gRPC."""
+
+
+@main.command()
+@click.option("--address", default=None, help="Override LIKENESS_LISTEN_ADDRESS, e.g. 0.0.0.0:50051.")
+def serve(address: str | None) -> None:
+    """Start the gRPC server (migrates SQLite first) and run until SIGTERM."""
+    settings = load_settings()
+    if address:
+        settings = settings.model_copy(update={"listen_address": address})
+    configure(settings.log_format, settings.log_level)
+    from identity_service.transport.server import serve as run
+    from identity_service.wiring import build_app
+
+    run(build_app(settings))
+
+
+@main.group()
+def config() -> None:
+    """Inspect configuration."""
+
+
+@config.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def config_show(as_json: bool) -> None:
+    """Print every setting: value (secrets redacted), env var, default and meaning."""
+    rows = describe(load_settings())
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="likeness settings")
+    for column in ("key", "value", "env", "description"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row["key"], row["value"], row["env"], row["description"])
+    Console().print(table)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations to LIKENESS_DATABASE_URL (SQLite by default)."""
+    from identity_service.storage import migrate
+    from identity_service.storage.engine import make_engine
+
+    settings = load_settings()
+    configure(settings.log_format, settings.log_level)
+    engine = make_engine(settings.resolved_database_url())
+    migrate.upgrade(engine, revision)
+    click.echo(f"database at revision {migrate.current_revision(engine)}")
+    engine.dispose()
+
+
+@db.command("current")
+def db_current() -> None:
+    """Print the schema revision of the database and the one the code needs."""
+    from identity_service.storage import migrate
+    from identity_service.storage.engine import make_engine
+
+    engine = make_engine(load_settings().resolved_database_url())
+    current = migrate.current_revision(engine)
+    head = migrate.head_revision()
+    click.echo(f"database: {current or 'empty'}\ncode:     {head}")
+    engine.dispose()
+    sys.exit(0 if current == head else 1)
+
+
+@main.group()
+def callers() -> None:
+    """Backend services allowed to call the API."""
+
+
+@callers.command("new")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, required=True,
+              help="admin, app, generator, scanner, social_graph or auditor; repeatable.")
+def callers_new(name: str, roles: tuple[str, ...]) -> None:
+    """Make a bearer token for NAME: prints the token once and the entry for LIKENESS_CALLERS."""
+    from identity_service.transport.auth import Role, hash_token
+
+    valid = {r.value for r in Role}
+    unknown = [r for r in roles if r not in valid]
+    if unknown:
+        raise click.BadParameter(f"unknown role(s) {unknown}; choose from {sorted(valid)}")
+    token = secrets.token_urlsafe(32)
+    entry = {"name": name, "roles": list(roles), "token_sha256": hash_token(token)}
+    click.echo(f"token (give it to {name}; it is not stored anywhere): {token}", err=True)
+    click.echo(json.dumps(entry))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""Domain errors: what went wrong, in terms a caller can act on. No gRPC here.
+
+Each error has a kind (mapped to a status code by the transport, in one place) and a stable
+reason, the name of a value of ``likeness.common.v1.ErrorReason``. Domain packages raise these;
+the transport turns them into ``google.rpc.Status`` with ``ErrorInfo``.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import ClassVar
+
+
+class ErrorKind(Enum):
+    """Broad class of failure; the transport maps each to one status code."""
+
+    INVALID_ARGUMENT = "invalid_argument"
+    NOT_FOUND = "not_found"
+    ALREADY_EXISTS = "already_exists"
+    FAILED_PRECONDITION = "failed_precondition"
+    ABORTED = "aborted"
+    PERMISSION_DENIED = "permission_denied"
+    UNAUTHENTICATED = "unauthenticated"
+    RESOURCE_EXHAUSTED = "resource_exhausted"
+    DEADLINE_EXCEEDED = "deadline_exceeded"
+    UNIMPLEMENTED = "unimplemented"
+    UNAVAILABLE = "unavailable"
+    INTERNAL = "internal"
+
+
+class DomainError(Exception):
+    """Base class: a message safe to show callers, a stable reason and string metadata."""
+
+    kind: ClassVar[ErrorKind] = ErrorKind.INTERNAL
+    reason: ClassVar[str] = "ERROR_REASON_INTERNAL"
+
+    def __init__(self, message: str, **metadata: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.metadata: dict[str, str] = {k: str(v) for k, v in metadata.items()}
+
+
+class FieldMissing(DomainError):
+    kind = ErrorKind.INVALID_ARGUMENT
+    reason = "ERROR_REASON_FIELD_MISSING"
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"{field} is required", field=field)
+
+
+class FieldInvalid(DomainError):
+    kind = ErrorKind.INVALID_ARGUMENT
+    reason = "ERROR_REASON_FIELD_INVALID"
+
+    def __init__(self, field: str, constraint: str) -> None:
+        super().__init__(f"{field} is invalid: {constraint}", field=field, constraint=constraint)
+
+
+class PageTokenInvalid(DomainError):
+    kind = ErrorKind.INVALID_ARGUMENT
+    reason = "ERROR_REASON_PAGE_TOKEN_INVALID"
+
+    def __init__(self) -> None:
+        super().__init__("page_token is not one this List returned for the same filters")
+
+
+class CallerUnauthenticated(DomainError):
+    kind = ErrorKind.UNAUTHENTICATED
+    reason = "ERROR_REASON_CALLER_UNAUTHENTICATED"
+
+
+class CallerRoleDenied(DomainError):
+    kind = ErrorKind.PERMISSION_DENIED
+    reason = "ERROR_REASON_CALLER_ROLE_DENIED"
+
+
+class SubjectNotFound(DomainError):
+    kind = ErrorKind.NOT_FOUND
+    reason = "ERROR_REASON_SUBJECT_NOT_FOUND"
+
+    def __init__(self, subject_id: str) -> None:
+        super().__init__(f"subject {subject_id!r} is not known", subject_id=subject_id)
+
+
+class EnrollmentNotFound(DomainError):
+    kind = ErrorKind.NOT_FOUND
+    reason = "ERROR_REASON_ENROLLMENT_NOT_FOUND"
+
+    def __init__(self, subject_id: str) -> None:
+        super().__init__(f"subject {subject_id!r} has no enrollment", subject_id=subject_id)
+
+
+class EnrollmentAlreadyActive(DomainError):
+    kind = ErrorKind.FAILED_PRECONDITION
+    reason = "ERROR_REASON_ENROLLMENT_ALREADY_ACTIVE"
+
+    def __init__(self, subject_id: str) -> None:
+        super().__init__(
+            f"subject {subject_id!r} is already enrolled; set reenroll to replace the enrollment",
+            subject_id=subject_id,
+        )
+
+
+class EnrollmentSessionNotFound(DomainError):
+    kind = ErrorKind.NOT_FOUND
+    reason = "ERROR_REASON_ENROLLMENT_SESSION_NOT_FOUND"
+
+    def __init__(self) -> None:
+        super().__init__("no such enrollment session; call StartEnrollment")
+
+
+class EnrollmentSessionExpired(DomainError):
+    kind = ErrorKind.FAILED_PRECONDITION
+    reason = "ERROR_REASON_ENROLLMENT_SESSION_EXPIRED"
+
+    def __init__(self) -> None:
+        super().__init__("the enrollment session expired; call StartEnrollment again")
+
+
+class EnrollmentSessionUsed(DomainError):
+    kind = ErrorKind.FAILED_PRECONDITION
+    reason = "ERROR_REASON_ENROLLMENT_SESSION_USED"
+
+    def __init__(self) -> None:
+        super().__init__("the enrollment session was already used; call StartEnrollment again")
+
+
+class GrantNotFound(DomainError):
+    kind = ErrorKind.NOT_FOUND
+    reason = "ERROR_REASON_GRANT_NOT_FOUND"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"grant {name!r} does not exist", grant=name)
+
+
+class GrantNotActive(DomainError):
+    kind = ErrorKind.FAILED_PRECONDITION
+    reason = "ERROR_REASON_GRANT_NOT_ACTIVE"
+
+    def __init__(self, name: str, state: str) -> None:
+        super().__init__(f"grant {name!r} is {state}, not active", grant=name, state=state)
+
+
+class PolicyConflict(DomainError):
+    kind = ErrorKind.ABORTED
+    reason = "ERROR_REASON_POLICY_CONFLICT"
+
+    def __init__(self, owner_id: str) -> None:
+        super().__init__(
+            "the policy changed since it was read (etag mismatch); read it again and retry",
+            owner_id=owner_id,
+        )
+
+
+class AuditEventNotFound(DomainError):
+    kind = ErrorKind.NOT_FOUND
+    reason = "ERROR_REASON_AUDIT_EVENT_NOT_FOUND"
+
+    def __init__(self, sequence: int) -> None:
+        super().__init__(f"no audit event with sequence {sequence}", sequence=sequence)
+
+
+class TreeSizeInvalid(DomainError):
+    kind = ErrorKind.INVALID_ARGUMENT
+    reason = "ERROR_REASON_TREE_SIZE_INVALID"
+
+    def __init__(self, message: str, tree_size: int) -> None:
+        super().__init__(message, tree_size=tree_size)
+
+
+class CheckpointNotFound(DomainError):
+    kind = ErrorKind.NOT_FOUND
+    reason = "ERROR_REASON_CHECKPOINT_NOT_FOUND"
+
+    def __init__(self) -> None:
+        super().__init__("no checkpoint has been signed yet")
+
+
+class NotImplementedYet(DomainError):
+    kind = ErrorKind.UNIMPLEMENTED
+    reason = "ERROR_REASON_NOT_IMPLEMENTED"
+
+    def __init__(self, method: str, tracking: str) -> None:
+        super().__init__(
+            f"{method} is not implemented in this version ({tracking})",
+            method=method,
+            tracking=tracking,
+        )
+
+
+class StorageUnavailable(DomainError):
+    kind = ErrorKind.UNAVAILABLE
+    reason = "ERROR_REASON_STORAGE_UNAVAILABLE"
+
+    def __init__(self) -> None:
+        super().__init__("storage is unavailable; retry with backoff")
+
+
+class DeadlineExceeded(DomainError):
+    kind = ErrorKind.DEADLINE_EXCEEDED
+    reason = "ERROR_REASON_DEADLINE_EXCEEDED"
+
+    def __init__(self) -> None:
+        super().__init__("the call's deadline passed before the work finished")
+
+
+def all_error_classes() -> list[type[DomainError]]:
+    """Every concrete DomainError subclass, for conformance tests against the proto enum."""
+    found: list[type[DomainError]] = []
+    stack: list[type[DomainError]] = [DomainError]
+    while stack:
+        cls = stack.pop()
+        found.append(cls)
+        stack.extend(cls.__subclasses__())
+    return found

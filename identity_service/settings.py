@@ -1,0 +1,193 @@
+"""The one settings object. Every key has a default, an environment variable and a line of docs.
+
+Environment variables are the key upper-cased with the ``LIKENESS_`` prefix, e.g.
+``LIKENESS_LISTEN_ADDRESS``. ``identity-service config show`` prints them all, secrets redacted.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "LIKENESS_"
+
+
+class LogFormat(StrEnum):
+    """How log lines are rendered."""
+
+    AUTO = "auto"  # console on a terminal, JSON otherwise
+    JSON = "json"
+    CONSOLE = "console"
+
+
+class CallerEntry(BaseModel):
+    """A backend service allowed to call the gRPC API.
+
+    Identified by a bearer token (only its SHA-256 is configured, so config never holds the
+    token itself) or, with mTLS, by the client certificate's common name.
+    """
+
+    name: str = Field(min_length=1, max_length=64, description="Caller name, used in logs and audit.")
+    roles: list[str] = Field(default_factory=list, description="Roles granted to the caller.")
+    token_sha256: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{64}$", description="Hex SHA-256 of the bearer token."
+    )
+    certificate_cn: str | None = Field(
+        default=None, description="Client certificate CN that identifies this caller under mTLS."
+    )
+
+
+class Settings(BaseSettings):
+    """Service configuration."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    listen_address: str = Field(
+        default="127.0.0.1:50051", description="host:port the gRPC server binds; port 0 picks one."
+    )
+    data_dir: Path = Field(
+        default=Path("var"), description="Folder for the SQLite file and generated keys."
+    )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL; empty means SQLite at DATA_DIR/likeness.db. "
+        "PostgreSQL: postgresql+psycopg://user@host:5432/db.",
+    )
+    auto_migrate: bool | None = Field(
+        default=None,
+        description="Run migrations when serve starts; unset means yes on SQLite, no on PostgreSQL "
+        "(run `identity-service db upgrade` as a deploy step there).",
+    )
+    log_format: LogFormat = Field(default=LogFormat.AUTO, description="auto, json or console.")
+    log_level: str = Field(default="info", description="debug, info, warning or error.")
+    max_workers: int = Field(default=16, ge=1, le=1024, description="gRPC handler threads.")
+    max_concurrent_rpcs: int = Field(
+        default=256, ge=1, description="In-flight RPCs before new ones get RESOURCE_EXHAUSTED."
+    )
+    max_receive_message_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, description="Largest single inbound gRPC message."
+    )
+    max_send_message_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, description="Largest single outbound gRPC message."
+    )
+    grace_period_seconds: float = Field(
+        default=10.0, ge=0, description="On SIGTERM, how long in-flight calls may finish."
+    )
+    callers: list[CallerEntry] = Field(
+        default_factory=list,
+        description="JSON list of callers: [{name, roles, token_sha256 | certificate_cn}].",
+    )
+    callers_file: Path | None = Field(
+        default=None, description="JSON file with the same list as CALLERS; both are merged."
+    )
+    tls_cert_file: Path | None = Field(default=None, description="Server certificate (PEM); enables TLS.")
+    tls_key_file: Path | None = Field(default=None, description="Server private key (PEM).")
+    tls_client_ca_file: Path | None = Field(
+        default=None, description="CA bundle for client certificates; set to require mTLS."
+    )
+    enrollment_session_ttl_seconds: int = Field(
+        default=120, ge=10, le=3600, description="How long an enrollment session stays usable."
+    )
+    default_page_size: int = Field(default=100, ge=1, description="page_size used when a List sends 0.")
+    max_page_size: int = Field(default=1000, ge=1, description="Largest page_size a List accepts.")
+    signing_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 keyring (JSON) for use tokens and audit checkpoints; empty means "
+        "DATA_DIR/keys/signing.json, created on first start.",
+    )
+    token_ttl_seconds: int = Field(
+        default=300, ge=10, le=600, description="Lifetime of a cameo use token (at most 10 min)."
+    )
+    token_issuer: str = Field(default="likeness-consent", description="`iss` of use tokens.")
+    audit_checkpoint_every: int = Field(
+        default=256, ge=1, description="Sign a checkpoint after this many new audit events."
+    )
+    postgres_test_url: SecretStr | None = Field(
+        default=None, description="Only for the test suite: PostgreSQL URL for conformance tests."
+    )
+
+    @field_validator("callers", mode="before")
+    @classmethod
+    def _callers_from_json(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else []
+        return value
+
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to the embedded SQLite file."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'likeness.db').resolve()}"
+
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url().startswith("sqlite")
+
+    def should_migrate_on_start(self) -> bool:
+        return self.is_sqlite() if self.auto_migrate is None else self.auto_migrate
+
+    def resolved_signing_key_file(self) -> Path:
+        return self.signing_key_file or self.data_dir / "keys" / "signing.json"
+
+    def all_callers(self) -> list[CallerEntry]:
+        """Callers from CALLERS and CALLERS_FILE together."""
+        entries = list(self.callers)
+        if self.callers_file is not None:
+            raw = json.loads(self.callers_file.read_text(encoding="utf-8"))
+            entries.extend(CallerEntry.model_validate(item) for item in raw)
+        return entries
+
+
+SECRET_KEYS = frozenset({"database_url", "postgres_test_url", "callers"})
+
+
+def env_var(key: str) -> str:
+    """The environment variable for a settings key."""
+    return ENV_PREFIX + key.upper()
+
+
+def describe(settings: Settings) -> list[dict[str, str]]:
+    """Rows of key, value (secrets redacted), env var, default and description."""
+    rows: list[dict[str, str]] = []
+    for key, field in Settings.model_fields.items():
+        value = getattr(settings, key)
+        rows.append(
+            {
+                "key": key,
+                "value": redact(key, value),
+                "env": env_var(key),
+                "default": _render(field.get_default(call_default_factory=True)),
+                "description": field.description or "",
+            }
+        )
+    return rows
+
+
+def redact(key: str, value: Any) -> str:
+    """Render a value for display, hiding passwords in URLs and secret material."""
+    if key == "callers":
+        return json.dumps(
+            [{"name": c.name, "roles": c.roles, "token_sha256": "***" if c.token_sha256 else None}
+             for c in value]
+        )
+    if isinstance(value, SecretStr):
+        return "***" if value.get_secret_value() else ""
+    if key == "database_url" and value:
+        from sqlalchemy.engine import make_url
+
+        return make_url(value).render_as_string(hide_password=True)
+    return _render(value)
+
+
+def _render(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, list):
+        return json.dumps(value)
+    return str(value)

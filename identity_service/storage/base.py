@@ -1,0 +1,90 @@
+"""The storage interface. One implementation (SQL) serves SQLite and PostgreSQL; the
+conformance suite in tests/storage runs against both.
+
+Work happens inside a transaction: ``with store.write() as tx: ...`` commits on success and
+rolls back on any exception, so nothing is half-written. ``store.read()`` is for reads only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Protocol
+
+from identity_service.storage.records import (
+    EnrollmentRecord,
+    EnrollmentSessionRecord,
+    EnrollmentStatus,
+)
+
+
+class IdentityTx(Protocol):
+    """Enrollment state and sessions."""
+
+    def get_enrollment(self, subject_id: str) -> EnrollmentRecord | None: ...
+
+    def put_enrollment(self, record: EnrollmentRecord) -> None:
+        """Insert or replace the subject's enrollment row."""
+        ...
+
+    def list_enrollments(
+        self, *, status: EnrollmentStatus | None, after_subject_id: str, limit: int
+    ) -> list[EnrollmentRecord]:
+        """Enrollments with subject_id > after_subject_id, ascending, at most ``limit``."""
+        ...
+
+    def add_session(self, record: EnrollmentSessionRecord) -> None: ...
+
+    def get_session(self, session_id: str) -> EnrollmentSessionRecord | None: ...
+
+    def supersede_open_sessions(self, subject_id: str) -> int:
+        """Close the subject's open sessions; returns how many."""
+        ...
+
+    def mark_session_used(self, session_id: str, used_time: datetime) -> bool:
+        """Atomically move an OPEN session to USED; False if it was not open."""
+        ...
+
+    def delete_subject(self, subject_id: str) -> int:
+        """Remove every row about the subject; returns how many rows went."""
+        ...
+
+
+class Tx(IdentityTx, Protocol):
+    """Everything a transaction can do."""
+
+
+class Store(Protocol):
+    """A database holding the service's state."""
+
+    @property
+    def dialect(self) -> str:
+        """'sqlite' or 'postgresql'."""
+        ...
+
+    def write(self) -> AbstractContextManager[Tx]:
+        """A read-write transaction (serialised against other writers on SQLite)."""
+        ...
+
+    def read(self) -> AbstractContextManager[Tx]:
+        """A read-only transaction."""
+        ...
+
+    def ping(self) -> None:
+        """Raise StorageUnavailable if the database cannot be reached."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def iter_pages(store: Store, page_size: int = 500) -> Iterator[EnrollmentRecord]:
+    """Every enrollment, page by page (for CLI exports and index builds)."""
+    after = ""
+    while True:
+        with store.read() as tx:
+            page = tx.list_enrollments(status=None, after_subject_id=after, limit=page_size)
+        yield from page
+        if len(page) < page_size:
+            return
+        after = page[-1].subject_id

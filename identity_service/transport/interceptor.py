@@ -1,0 +1,224 @@
+"""One server interceptor: request id, caller authentication and roles, deadline, error
+mapping and a log line per RPC (method, caller, status, duration, request id)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+import grpc
+import structlog
+
+from identity_service.errors import DeadlineExceeded, DomainError
+from identity_service.transport.auth import (
+    PUBLIC_PREFIXES,
+    Caller,
+    CallerRegistry,
+    authorize,
+)
+from identity_service.transport.status import domain_status, internal_status
+
+log = structlog.get_logger("identity_service.rpc")
+
+REQUEST_ID_KEY = "x-request-id"
+MAX_REQUEST_ID_LEN = 128
+
+
+class AuthFailureRecorder(Protocol):
+    """Told about every refused caller, so refusals reach the audit log."""
+
+    def __call__(
+        self, *, method: str, caller: str, reason: str, request_id: str, peer: str
+    ) -> None: ...
+
+
+class CallContext:
+    """Per-call facts handlers may read through ``current_caller``."""
+
+    __slots__ = ("caller", "request_id")
+
+    def __init__(self, caller: Caller | None, request_id: str) -> None:
+        self.caller = caller
+        self.request_id = request_id
+
+
+_current: dict[int, CallContext] = {}
+
+
+def _request_id(metadata: tuple[tuple[str, Any], ...]) -> str:
+    for key, value in metadata:
+        if key == REQUEST_ID_KEY and isinstance(value, str):
+            cleaned = "".join(ch for ch in value if ch.isalnum() or ch in "-_.:")
+            if cleaned:
+                return cleaned[:MAX_REQUEST_ID_LEN]
+    return uuid.uuid4().hex
+
+
+def _certificate_cns(context: grpc.ServicerContext) -> list[str]:
+    auth = context.auth_context() or {}
+    return [v.decode() for v in auth.get("x509_common_name", [])]
+
+
+class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
+    """Wraps every handler; see module doc."""
+
+    def __init__(
+        self, callers: CallerRegistry, on_auth_failure: AuthFailureRecorder | None = None
+    ) -> None:
+        self._callers = callers
+        self._on_auth_failure = on_auth_failure
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(details)
+        if handler is None:
+            return None
+        method: str = details.method
+        public = method.startswith(PUBLIC_PREFIXES)
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(
+                self._wrap_unary(handler.unary_unary, method, public),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(
+                self._wrap_unary(handler.stream_unary, method, public),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(handler.unary_stream, method, public),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.stream_stream:
+            return grpc.stream_stream_rpc_method_handler(
+                self._wrap_stream(handler.stream_stream, method, public),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+    def _begin(
+        self, method: str, public: bool, context: grpc.ServicerContext
+    ) -> tuple[str, Caller | None]:
+        metadata = tuple(context.invocation_metadata() or ())
+        request_id = _request_id(metadata)
+        structlog.contextvars.bind_contextvars(request_id=request_id, method=method)
+        context.send_initial_metadata(((REQUEST_ID_KEY, request_id),))
+        if public:
+            return request_id, None
+        remaining = context.time_remaining()
+        if remaining is not None and remaining <= 0:
+            raise DeadlineExceeded()
+        caller: Caller | None = None
+        try:
+            caller = self._callers.identify(metadata, _certificate_cns(context))
+            authorize(caller, method)
+        except DomainError as error:
+            if self._on_auth_failure is not None:
+                self._on_auth_failure(
+                    method=method,
+                    caller=caller.name if caller is not None else "",
+                    reason=error.reason,
+                    request_id=request_id,
+                    peer=context.peer(),
+                )
+            raise
+        structlog.contextvars.bind_contextvars(caller=caller.name)
+        return request_id, caller
+
+    def _finish(
+        self,
+        context: grpc.ServicerContext,
+        method: str,
+        request_id: str,
+        caller: Caller | None,
+        started: float,
+        error: BaseException | None,
+    ) -> None:
+        """Log the call and, on error, abort with the mapped status (raises)."""
+        duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        name = caller.name if caller else ""
+        try:
+            if error is None:
+                log.info("rpc", caller=name, status="OK", duration_ms=duration_ms)
+                return
+            if isinstance(error, DomainError):
+                code, status = domain_status(error)
+                log.info(
+                    "rpc", caller=name, status=code.name, reason=error.reason,
+                    duration_ms=duration_ms,
+                )
+                context.abort_with_status(status)
+            # Unexpected: the cause goes to the log, callers get a safe message.
+            log.error(
+                "rpc", caller=name, status="INTERNAL", duration_ms=duration_ms,
+                exc_info=error,
+            )
+            context.abort_with_status(internal_status(request_id))
+        finally:
+            structlog.contextvars.clear_contextvars()
+
+    def _wrap_unary(
+        self, behavior: Callable[[Any, grpc.ServicerContext], Any], method: str, public: bool
+    ) -> Callable[[Any, grpc.ServicerContext], Any]:
+        def handle(request: Any, context: grpc.ServicerContext) -> Any:
+            started = time.perf_counter()
+            request_id, caller = "", None
+            try:
+                request_id, caller = self._begin(method, public, context)
+                _current[id(context)] = CallContext(caller, request_id)
+                response = behavior(request, context)
+            except Exception as error:  # noqa: BLE001 - mapped, logged, never swallowed
+                if _is_abort(error):
+                    raise
+                self._finish(context, method, request_id, caller, started, error)
+                raise  # unreachable: _finish aborts
+            finally:
+                _current.pop(id(context), None)
+            self._finish(context, method, request_id, caller, started, None)
+            return response
+
+        return handle
+
+    def _wrap_stream(
+        self, behavior: Callable[[Any, grpc.ServicerContext], Iterator[Any]], method: str,
+        public: bool,
+    ) -> Callable[[Any, grpc.ServicerContext], Iterator[Any]]:
+        def handle(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            started = time.perf_counter()
+            request_id, caller = "", None
+            try:
+                request_id, caller = self._begin(method, public, context)
+                _current[id(context)] = CallContext(caller, request_id)
+                yield from behavior(request, context)
+            except Exception as error:  # noqa: BLE001
+                if _is_abort(error):
+                    raise
+                self._finish(context, method, request_id, caller, started, error)
+                raise
+            finally:
+                _current.pop(id(context), None)
+            self._finish(context, method, request_id, caller, started, None)
+
+        return handle
+
+
+def _is_abort(error: BaseException) -> bool:
+    # grpc raises a bare Exception from context.abort*; its type is private.
+    return type(error).__name__ == "_AbortError" or (
+        type(error) is Exception and not error.args
+    )
+
+
+def current_call(context: grpc.ServicerContext) -> CallContext:
+    """The caller and request id of the call ``context`` belongs to."""
+    return _current.get(id(context)) or CallContext(None, "")

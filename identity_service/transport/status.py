@@ -1,0 +1,53 @@
+"""The one mapping from domain errors to gRPC status with google.rpc.ErrorInfo."""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from identity_service.errors import DomainError, ErrorKind
+
+ERROR_DOMAIN = "likeness.example.com"
+
+CODES: dict[ErrorKind, grpc.StatusCode] = {
+    ErrorKind.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,
+    ErrorKind.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
+    ErrorKind.ALREADY_EXISTS: grpc.StatusCode.ALREADY_EXISTS,
+    ErrorKind.FAILED_PRECONDITION: grpc.StatusCode.FAILED_PRECONDITION,
+    ErrorKind.ABORTED: grpc.StatusCode.ABORTED,
+    ErrorKind.PERMISSION_DENIED: grpc.StatusCode.PERMISSION_DENIED,
+    ErrorKind.UNAUTHENTICATED: grpc.StatusCode.UNAUTHENTICATED,
+    ErrorKind.RESOURCE_EXHAUSTED: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    ErrorKind.DEADLINE_EXCEEDED: grpc.StatusCode.DEADLINE_EXCEEDED,
+    ErrorKind.UNIMPLEMENTED: grpc.StatusCode.UNIMPLEMENTED,
+    ErrorKind.UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
+    ErrorKind.INTERNAL: grpc.StatusCode.INTERNAL,
+}
+
+
+def build_status(
+    code: grpc.StatusCode, message: str, reason: str, metadata: dict[str, str]
+) -> grpc.Status:
+    """A grpc.Status carrying a google.rpc.Status with one ErrorInfo detail."""
+    info = error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata)
+    detail = any_pb2.Any()
+    detail.Pack(info)
+    status = status_pb2.Status(code=code.value[0], message=message, details=[detail])
+    return rpc_status.to_status(status)
+
+
+def domain_status(error: DomainError) -> tuple[grpc.StatusCode, grpc.Status]:
+    code = CODES[error.kind]
+    return code, build_status(code, error.message, error.reason, error.metadata)
+
+
+def internal_status(request_id: str) -> grpc.Status:
+    """What callers see for an unexpected failure: no cause, only where to look it up."""
+    return build_status(
+        grpc.StatusCode.INTERNAL,
+        f"internal error; quote request_id {request_id} to the operators",
+        "ERROR_REASON_INTERNAL",
+        {"request_id": request_id},
+    )

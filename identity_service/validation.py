@@ -1,0 +1,58 @@
+"""Request validation shared by handlers: ids, page sizes and opaque page tokens."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+
+from identity_service.errors import FieldInvalid, FieldMissing, PageTokenInvalid
+
+SUBJECT_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+SUBJECT_ID_RULE = "1-64 characters of A-Z a-z 0-9 _ . -"
+
+
+def subject_id(value: str, field: str = "subject_id") -> str:
+    """A valid subject id, or FieldMissing / FieldInvalid naming ``field``."""
+    if not value:
+        raise FieldMissing(field)
+    if not SUBJECT_ID_RE.fullmatch(value):
+        raise FieldInvalid(field, SUBJECT_ID_RULE)
+    return value
+
+
+def page_size(value: int, *, default: int, maximum: int, field: str = "page_size") -> int:
+    """0 means the default; negative is an error; above the maximum is coerced down (AIP-158)."""
+    if value < 0:
+        raise FieldInvalid(field, "must not be negative")
+    if value == 0:
+        return default
+    return min(value, maximum)
+
+
+def _fingerprint(filters: dict[str, object]) -> str:
+    canonical = json.dumps(filters, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def encode_page_token(after: str | int, filters: dict[str, object]) -> str:
+    """An opaque token for the page after ``after``, bound to the List's filters."""
+    body = json.dumps({"a": after, "f": _fingerprint(filters)}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
+
+
+def decode_page_token(token: str, filters: dict[str, object]) -> str | int | None:
+    """The position a token stands for; None for an empty token; PageTokenInvalid otherwise."""
+    if not token:
+        return None
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        body = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        after = body["a"]
+        fingerprint = body["f"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise PageTokenInvalid() from exc
+    if fingerprint != _fingerprint(filters) or not isinstance(after, str | int):
+        raise PageTokenInvalid()
+    return after

@@ -1,0 +1,51 @@
+"""Builds the application from settings: storage, domain services. No transport here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+
+from identity_service.enrollment import EnrollmentService
+from identity_service.settings import Settings
+from identity_service.storage import migrate
+from identity_service.storage.base import Store
+from identity_service.storage.sql import SqlStore
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class App:
+    """Everything a transport needs to serve requests."""
+
+    settings: Settings
+    store: Store
+    enrollments: EnrollmentService
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def build_app(settings: Settings, *, store: Store | None = None, migrate_now: bool | None = None) -> App:
+    """Wire the service. Migrates on start when the settings say so (SQLite by default)."""
+    sql = store or SqlStore.from_url(settings.resolved_database_url())
+    do_migrate = settings.should_migrate_on_start() if migrate_now is None else migrate_now
+    if do_migrate and isinstance(sql, SqlStore):
+        migrate.upgrade(sql.engine)
+        log.info("database_migrated", revision=migrate.head_revision(), dialect=sql.dialect)
+    elif isinstance(sql, SqlStore):
+        current = migrate.current_revision(sql.engine)
+        if current != migrate.head_revision():
+            raise SystemExit(
+                f"database schema is at {current or 'nothing'}, code needs "
+                f"{migrate.head_revision()}: run `identity-service db upgrade`"
+            )
+    return App(
+        settings=settings,
+        store=sql,
+        enrollments=EnrollmentService(
+            sql, session_ttl=timedelta(seconds=settings.enrollment_session_ttl_seconds)
+        ),
+    )

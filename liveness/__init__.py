@@ -1,0 +1,1 @@
+"""Liveness: enrollment challenges and the checks that a live person performed them."""
