@@ -85,7 +85,7 @@ class SqlTx:
         return None if row is None else _session(row)
 
     def supersede_open_sessions(self, subject_id: str) -> int:
-        result = self.session.exec(  # type: ignore[call-overload]
+        result = self.session.exec(
             update(EnrollmentSessionRow)
             .where(col(EnrollmentSessionRow.subject_id) == subject_id)
             .where(col(EnrollmentSessionRow.state) == SessionStatus.OPEN.value)
@@ -96,7 +96,7 @@ class SqlTx:
     def mark_session_used(self, session_id: str, used_time: datetime) -> bool:
         # A conditional UPDATE is the atomic compare-and-set on both backends: two uploads
         # racing for one session cannot both see it open.
-        result = self.session.exec(  # type: ignore[call-overload]
+        result = self.session.exec(
             update(EnrollmentSessionRow)
             .where(col(EnrollmentSessionRow.session_id) == session_id)
             .where(col(EnrollmentSessionRow.state) == SessionStatus.OPEN.value)
@@ -110,7 +110,7 @@ class SqlTx:
             (EnrollmentSessionRow, EnrollmentSessionRow.subject_id),
             (EnrollmentRow, EnrollmentRow.subject_id),
         ):
-            result = self.session.exec(  # type: ignore[call-overload]
+            result = self.session.exec(
                 delete(table).where(col(column) == subject_id)
             )
             removed += int(result.rowcount)
@@ -178,7 +178,7 @@ class SqlStore:
 
     def ping(self) -> None:
         with self.read() as tx:
-            tx.session.exec(select(text("1")))  # type: ignore[call-overload]
+            tx.session.exec(select(text("1")))
 
     def close(self) -> None:
         self.engine.dispose()

@@ -40,17 +40,18 @@ def enrollment_message(view: EnrollmentView) -> pb.Enrollment:
         update_time=timestamp(record.update_time),
         template_models=list(record.template_models),
     )
-    if record.status == EnrollmentStatus.PENDING and record.session_expire_time is not None:
-        message.session_expire_time.CopyFrom(timestamp(record.session_expire_time))
+    expire = timestamp(record.session_expire_time)
+    if record.status == EnrollmentStatus.PENDING and expire is not None:
+        message.session_expire_time.CopyFrom(expire)
     return message
 
 
-class IdentityHandlers(pb_grpc.IdentityServiceServicer):  # type: ignore[misc]
+class IdentityHandlers(pb_grpc.IdentityServiceServicer):
     def __init__(self, enrollments: EnrollmentService, settings: Settings) -> None:
         self._enrollments = enrollments
         self._settings = settings
 
-    def StartEnrollment(  # noqa: N802
+    def StartEnrollment(
         self, request: pb.StartEnrollmentRequest, context: grpc.ServicerContext
     ) -> pb.StartEnrollmentResponse:
         started = self._enrollments.start(subject_id(request.subject_id), reenroll=request.reenroll)
@@ -64,18 +65,18 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):  # type: ignore[misc]
             expire_time=timestamp(started.expire_time),
         )
 
-    def Enroll(  # noqa: N802
+    def Enroll(
         self, request_iterator: Iterator[pb.EnrollRequest], context: grpc.ServicerContext
     ) -> pb.EnrollResponse:
         raise NotImplementedYet("Enroll", "issue 4: liveness enrollment")
 
-    def GetEnrollment(  # noqa: N802
+    def GetEnrollment(
         self, request: pb.GetEnrollmentRequest, context: grpc.ServicerContext
     ) -> pb.GetEnrollmentResponse:
         view = self._enrollments.get(subject_id(request.subject_id))
         return pb.GetEnrollmentResponse(enrollment=enrollment_message(view))
 
-    def ListEnrollments(  # noqa: N802
+    def ListEnrollments(
         self, request: pb.ListEnrollmentsRequest, context: grpc.ServicerContext
     ) -> pb.ListEnrollmentsResponse:
         size = page_size(
@@ -94,17 +95,17 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):  # type: ignore[misc]
             next_page_token=encode_page_token(views[-1].record.subject_id, filters) if more else "",
         )
 
-    def VerifyLikeness(  # noqa: N802
+    def VerifyLikeness(
         self, request: pb.VerifyLikenessRequest, context: grpc.ServicerContext
     ) -> pb.VerifyLikenessResponse:
         raise NotImplementedYet("VerifyLikeness", "issue 5: templates and verification")
 
-    def SearchLikeness(  # noqa: N802
+    def SearchLikeness(
         self, request: pb.SearchLikenessRequest, context: grpc.ServicerContext
     ) -> pb.SearchLikenessResponse:
         raise NotImplementedYet("SearchLikeness", "issue 5: templates and search")
 
-    def DeleteSubject(  # noqa: N802
+    def DeleteSubject(
         self, request: pb.DeleteSubjectRequest, context: grpc.ServicerContext
     ) -> pb.DeleteSubjectResponse:
         sid = subject_id(request.subject_id)

@@ -58,10 +58,10 @@ def _request_id(metadata: tuple[tuple[str, Any], ...]) -> str:
 
 def _certificate_cns(context: grpc.ServicerContext) -> list[str]:
     auth = context.auth_context() or {}
-    return [v.decode() for v in auth.get("x509_common_name", [])]
+    return [bytes(v).decode() for v in auth.get("x509_common_name", [])]
 
 
-class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
+class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
     """Wraps every handler; see module doc."""
 
     def __init__(
@@ -72,9 +72,9 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
 
     def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
         details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = continuation(details)
         if handler is None:
             return None
@@ -107,14 +107,13 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         return handler
 
     def _begin(
-        self, method: str, public: bool, context: grpc.ServicerContext
-    ) -> tuple[str, Caller | None]:
+        self, method: str, public: bool, context: grpc.ServicerContext, request_id: str
+    ) -> Caller | None:
         metadata = tuple(context.invocation_metadata() or ())
-        request_id = _request_id(metadata)
-        structlog.contextvars.bind_contextvars(request_id=request_id, method=method)
+        structlog.contextvars.bind_contextvars(request_id=request_id)
         context.send_initial_metadata(((REQUEST_ID_KEY, request_id),))
         if public:
-            return request_id, None
+            return None
         remaining = context.time_remaining()
         if remaining is not None and remaining <= 0:
             raise DeadlineExceeded()
@@ -133,7 +132,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
                 )
             raise
         structlog.contextvars.bind_contextvars(caller=caller.name)
-        return request_id, caller
+        return caller
 
     def _finish(
         self,
@@ -146,23 +145,22 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
     ) -> None:
         """Log the call and, on error, abort with the mapped status (raises)."""
         duration_ms = round((time.perf_counter() - started) * 1000, 3)
-        name = caller.name if caller else ""
+        fields = {
+            "method": method,
+            "request_id": request_id,
+            "caller": caller.name if caller else "",
+            "duration_ms": duration_ms,
+        }
         try:
             if error is None:
-                log.info("rpc", caller=name, status="OK", duration_ms=duration_ms)
+                log.info("rpc", status="OK", **fields)
                 return
             if isinstance(error, DomainError):
                 code, status = domain_status(error)
-                log.info(
-                    "rpc", caller=name, status=code.name, reason=error.reason,
-                    duration_ms=duration_ms,
-                )
+                log.info("rpc", status=code.name, reason=error.reason, **fields)
                 context.abort_with_status(status)
             # Unexpected: the cause goes to the log, callers get a safe message.
-            log.error(
-                "rpc", caller=name, status="INTERNAL", duration_ms=duration_ms,
-                exc_info=error,
-            )
+            log.error("rpc", status="INTERNAL", exc_info=error, **fields)
             context.abort_with_status(internal_status(request_id))
         finally:
             structlog.contextvars.clear_contextvars()
@@ -172,12 +170,13 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
     ) -> Callable[[Any, grpc.ServicerContext], Any]:
         def handle(request: Any, context: grpc.ServicerContext) -> Any:
             started = time.perf_counter()
-            request_id, caller = "", None
+            request_id = _request_id(tuple(context.invocation_metadata() or ()))
+            caller: Caller | None = None
             try:
-                request_id, caller = self._begin(method, public, context)
+                caller = self._begin(method, public, context, request_id)
                 _current[id(context)] = CallContext(caller, request_id)
                 response = behavior(request, context)
-            except Exception as error:  # noqa: BLE001 - mapped, logged, never swallowed
+            except Exception as error:
                 if _is_abort(error):
                     raise
                 self._finish(context, method, request_id, caller, started, error)
@@ -195,12 +194,13 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
     ) -> Callable[[Any, grpc.ServicerContext], Iterator[Any]]:
         def handle(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             started = time.perf_counter()
-            request_id, caller = "", None
+            request_id = _request_id(tuple(context.invocation_metadata() or ()))
+            caller: Caller | None = None
             try:
-                request_id, caller = self._begin(method, public, context)
+                caller = self._begin(method, public, context, request_id)
                 _current[id(context)] = CallContext(caller, request_id)
                 yield from behavior(request, context)
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:
                 if _is_abort(error):
                     raise
                 self._finish(context, method, request_id, caller, started, error)

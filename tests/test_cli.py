@@ -1,0 +1,102 @@
+"""The `identity-service` command as an operator runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from identity_service.transport.auth import hash_token
+
+CLI = [sys.executable, "-m", "identity_service.cli"]
+
+
+def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIKENESS_")}
+    env.update({"LIKENESS_DATA_DIR": str(tmp_path), "LIKENESS_LOG_FORMAT": "json"})
+    env.update(extra)
+    return env
+
+
+def test_serve_answers_health_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [*CLI, "serve", "--address", "127.0.0.1:0"],
+        env=env_for(tmp_path), stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        port = None
+        deadline = time.monotonic() + 30
+        lines = []
+        while port is None and time.monotonic() < deadline:
+            line = proc.stderr.readline()  # type: ignore[union-attr]
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("{") and json.loads(line).get("event") == "serving":
+                port = int(json.loads(line)["address"].rsplit(":", 1)[1])
+        assert port, f"server did not report its address: {lines}"
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        assert (tmp_path / "likeness.db").exists()  # SQLite migrated on start
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+        rest = proc.stderr.read()  # type: ignore[union-attr]
+        assert '"event": "stopped"' in rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_config_show_redacts_secrets(tmp_path: Path) -> None:
+    callers = json.dumps([{"name": "gen", "roles": ["generator"], "token_sha256": hash_token("t0ken")}])
+    out = subprocess.run(
+        [*CLI, "config", "show", "--json"],
+        env=env_for(
+            tmp_path,
+            LIKENESS_DATABASE_URL="postgresql+psycopg://svc:hunter2@db:5432/likeness",
+            LIKENESS_CALLERS=callers,
+        ),
+        capture_output=True, text=True, check=True,
+    ).stdout
+    rows = {r["key"]: r for r in json.loads(out)}
+    assert "hunter2" not in out and hash_token("t0ken") not in out
+    assert rows["database_url"]["value"] == "postgresql+psycopg://svc:***@db:5432/likeness"
+    assert rows["listen_address"]["env"] == "LIKENESS_LISTEN_ADDRESS"
+    assert all(r["description"] for r in rows.values()), "every key is documented"
+
+
+def test_bad_configuration_exits_2_with_the_reason(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [*CLI, "config", "show"], env=env_for(tmp_path, LIKENESS_MAX_WORKERS="zero"),
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 2 and "max_workers" in proc.stderr
+
+
+def test_db_upgrade_and_current(tmp_path: Path) -> None:
+    env = env_for(tmp_path)
+    assert subprocess.run([*CLI, "db", "current"], env=env, capture_output=True).returncode == 1
+    subprocess.run([*CLI, "db", "upgrade"], env=env, check=True, capture_output=True)
+    assert subprocess.run([*CLI, "db", "current"], env=env, capture_output=True).returncode == 0
+
+
+def test_callers_new_prints_a_usable_entry(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [*CLI, "callers", "new", "video-gen", "--role", "generator"],
+        env=env_for(tmp_path), capture_output=True, text=True, check=True,
+    )
+    entry = json.loads(proc.stdout)
+    token = proc.stderr.rsplit(" ", 1)[1].strip()
+    assert entry == {"name": "video-gen", "roles": ["generator"], "token_sha256": hash_token(token)}
+    bad = subprocess.run(
+        [*CLI, "callers", "new", "x", "--role", "root"], env=env_for(tmp_path), capture_output=True, text=True
+    )
+    assert bad.returncode == 2 and "unknown role" in bad.stderr
