@@ -21,8 +21,8 @@ class ErrorDetails:
 
 def error_details(error: grpc.RpcError) -> ErrorDetails:
     """Unpack google.rpc.ErrorInfo from a failed call (reason is '' if the server sent none)."""
-    code: grpc.StatusCode = error.code()  # type: ignore[attr-defined]
-    message: str = error.details() or ""  # type: ignore[attr-defined]
+    code: grpc.StatusCode = error.code()
+    message: str = error.details() or ""
     status = rpc_status.from_call(error)  # type: ignore[arg-type]
     if status is not None:
         for detail in status.details:

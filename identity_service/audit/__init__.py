@@ -1,0 +1,1 @@
+"""The tamper-evident audit log (RFC 6962 Merkle tree, signed checkpoints)."""
