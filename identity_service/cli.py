@@ -124,5 +124,16 @@ def callers_new(name: str, roles: tuple[str, ...]) -> None:
     click.echo(json.dumps(entry))
 
 
+def _register_operator_commands() -> None:
+    from identity_service.operator_cli import audit, signing_keys, subjects
+
+    main.add_command(audit)
+    main.add_command(subjects)
+    main.add_command(signing_keys)
+
+
+_register_operator_commands()
+
+
 if __name__ == "__main__":
     main()

@@ -8,9 +8,11 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from identity_service.audit.log import AuditLog
+from identity_service.audit.model import Actor, Outcome, erased_subject_marker
 from identity_service.clock import Clock, utc_now
 from identity_service.errors import EnrollmentAlreadyActive, EnrollmentNotFound, SubjectNotFound
-from identity_service.storage.base import Store
+from identity_service.storage.base import Store, Tx
 from identity_service.storage.records import (
     EnrollmentRecord,
     EnrollmentSessionRecord,
@@ -41,12 +43,13 @@ class EnrollmentView:
 class EnrollmentService:
     """Starts enrollment sessions and answers questions about enrollments."""
 
-    def __init__(self, store: Store, *, session_ttl: timedelta, clock: Clock = utc_now) -> None:
+    def __init__(self, store: Store, audit: AuditLog, *, session_ttl: timedelta, clock: Clock = utc_now) -> None:
         self._store = store
+        self._audit = audit
         self._ttl = session_ttl
         self._clock = clock
 
-    def start(self, subject_id: str, *, reenroll: bool) -> StartedSession:
+    def start(self, subject_id: str, *, reenroll: bool, actor: Actor) -> StartedSession:
         """Open a single-use session; earlier open sessions of the subject stop being usable."""
         now = self._clock()
         challenge = new_challenge()
@@ -62,42 +65,11 @@ class EnrollmentService:
             expire_time=now + self._ttl,
         )
         with self._store.write() as tx:
-            current = tx.get_enrollment(subject_id)
-            if current is not None and current.status == EnrollmentStatus.ACTIVE and not reenroll:
-                raise EnrollmentAlreadyActive(subject_id)
-            superseded = tx.supersede_open_sessions(subject_id)
-            tx.add_session(session)
-            if current is None:
-                tx.put_enrollment(
-                    EnrollmentRecord(
-                        subject_id=subject_id,
-                        status=EnrollmentStatus.PENDING,
-                        create_time=now,
-                        update_time=now,
-                        session_id=session.session_id,
-                        session_expire_time=session.expire_time,
-                    )
-                )
-            else:
-                # An ACTIVE enrollment stays ACTIVE until a re-enrollment passes.
-                status = current.status
-                if status in (EnrollmentStatus.FAILED, EnrollmentStatus.PENDING):
-                    status = EnrollmentStatus.PENDING
-                tx.put_enrollment(
-                    replace(
-                        current,
-                        status=status,
-                        update_time=now,
-                        session_id=session.session_id,
-                        session_expire_time=session.expire_time,
-                    )
-                )
-        log.info(
-            "enrollment_started",
-            subject_id=subject_id,
-            reenroll=reenroll,
-            superseded_sessions=superseded,
-        )
+            refusal = self._start_in(tx, session, actor)
+        if refusal is not None:
+            # Raised after commit, so the refused attempt stays in the audit log.
+            raise refusal
+        log.info("enrollment_started", subject_id=subject_id, reenroll=reenroll)
         return StartedSession(
             session_id=session.session_id,
             nonce=session.nonce,
@@ -106,6 +78,29 @@ class EnrollmentService:
             ),
             expire_time=session.expire_time,
         )
+
+    def _start_in(self, tx: Tx, session: EnrollmentSessionRecord, actor: Actor) -> EnrollmentAlreadyActive | None:
+        subject_id, now = session.subject_id, session.create_time
+        current = tx.get_enrollment(subject_id)
+        if current is not None and current.status == EnrollmentStatus.ACTIVE and not session.reenroll:
+            refusal = EnrollmentAlreadyActive(subject_id)
+            self._audit.record(tx, actor.draft(
+                "identity.enrollment.start", Outcome.FAILURE, subject_id=subject_id, reason=refusal.reason))
+            return refusal
+        superseded = tx.supersede_open_sessions(subject_id)
+        tx.add_session(session)
+        if current is None:
+            current = EnrollmentRecord(subject_id, EnrollmentStatus.PENDING, create_time=now, update_time=now)
+        # An ACTIVE enrollment stays ACTIVE until a re-enrollment passes.
+        status = EnrollmentStatus.ACTIVE if current.status == EnrollmentStatus.ACTIVE else EnrollmentStatus.PENDING
+        tx.put_enrollment(replace(
+            current, status=status, update_time=now, session_id=session.session_id,
+            session_expire_time=session.expire_time,
+        ))
+        self._audit.record(tx, actor.draft(
+            "identity.enrollment.start", Outcome.SUCCESS, subject_id=subject_id,
+            details={"reenroll": str(session.reenroll).lower(), "superseded_sessions": str(superseded)}))
+        return None
 
     def get(self, subject_id: str) -> EnrollmentView:
         with self._store.read() as tx:
@@ -123,14 +118,20 @@ class EnrollmentService:
             )
         return [self._view(r) for r in records]
 
-    def delete_subject(self, subject_id: str) -> int:
-        """Erase every row about the subject in one transaction; returns templates destroyed."""
+    def delete_subject(self, subject_id: str, *, actor: Actor) -> int:
+        """Erase every row about the subject and the payload of its audit events, in one
+        transaction; the log keeps a hashed marker of the erasure. Returns templates destroyed."""
         with self._store.write() as tx:
             record = tx.get_enrollment(subject_id)
             if record is None:
                 raise SubjectNotFound(subject_id)
             tx.delete_subject(subject_id)
-        log.info("subject_deleted", subject_id=subject_id)
+            redacted = self._audit.redact_subject(tx, subject_id)
+            self._audit.record(tx, actor.draft(
+                "identity.subject.erase", Outcome.SUCCESS, subject_id=erased_subject_marker(subject_id),
+                details={"audit_events_redacted": str(redacted),
+                         "templates_destroyed": str(len(record.template_models))}))
+        log.info("subject_erased", subject_id=subject_id, audit_events_redacted=redacted)
         return len(record.template_models)
 
     def _view(self, record: EnrollmentRecord) -> EnrollmentView:

@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     audit_checkpoint_every: int = Field(
         default=256, ge=1, description="Sign a checkpoint after this many new audit events."
     )
+    audit_checkpoint_seconds: float = Field(
+        default=60.0, gt=0, description="serve also signs a checkpoint this often when new events exist."
+    )
     postgres_test_url: SecretStr | None = Field(
         default=None, description="Only for the test suite: PostgreSQL URL for conformance tests."
     )

@@ -7,8 +7,11 @@ from datetime import timedelta
 
 import structlog
 
+from identity_service.audit.log import AuditLog
+from identity_service.audit.model import ActorType, AuditDraft, Outcome
 from identity_service.enrollment import EnrollmentService
 from identity_service.settings import Settings
+from identity_service.signing import Keyring
 from identity_service.storage import migrate
 from identity_service.storage.base import Store
 from identity_service.storage.sql import SqlStore
@@ -22,10 +25,25 @@ class App:
 
     settings: Settings
     store: Store
+    keyring: Keyring
+    audit: AuditLog
     enrollments: EnrollmentService
 
     def close(self) -> None:
         self.store.close()
+
+    def record_auth_failure(self, *, method: str, caller: str, reason: str, request_id: str, peer: str) -> None:
+        """Audit a refused caller. Never masks the refusal: a failure to record is logged."""
+        try:
+            self.audit.record_now(
+                AuditDraft(
+                    actor_type=ActorType.SERVICE, actor_id=caller or "unknown", action="auth.caller.refused",
+                    outcome=Outcome.DENY, reason=reason, request_id=request_id,
+                    details={"method": method, "peer": peer},
+                )
+            )
+        except Exception:
+            log.exception("audit_record_failed", action="auth.caller.refused", request_id=request_id)
 
 
 def build_app(settings: Settings, *, store: Store | None = None, migrate_now: bool | None = None) -> App:
@@ -42,10 +60,14 @@ def build_app(settings: Settings, *, store: Store | None = None, migrate_now: bo
                 f"database schema is at {current or 'nothing'}, code needs "
                 f"{migrate.head_revision()}: run `identity-service db upgrade`"
             )
+    keyring = Keyring.load_or_create(settings.resolved_signing_key_file())
+    audit = AuditLog(sql, keyring, checkpoint_every=settings.audit_checkpoint_every)
     return App(
         settings=settings,
         store=sql,
+        keyring=keyring,
+        audit=audit,
         enrollments=EnrollmentService(
-            sql, session_ttl=timedelta(seconds=settings.enrollment_session_ttl_seconds)
+            sql, audit, session_ttl=timedelta(seconds=settings.enrollment_session_ttl_seconds)
         ),
     )

@@ -37,3 +37,50 @@ class EnrollmentSessionRow(SQLModel, table=True):
     create_us: int = Field(sa_column=Column(BigInteger, nullable=False))
     expire_us: int = Field(sa_column=Column(BigInteger, nullable=False))
     used_us: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class AuditEventRow(SQLModel, table=True):
+    """One audit event; ``seq`` is its Merkle leaf index. Never holds biometric data."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_subject", "subject_id", "seq"),
+        Index("ix_audit_events_action", "action", "seq"),
+        Index("ix_audit_events_time", "time_us"),
+    )
+
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    time_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    actor_type: str = Field(sa_column=Column(String(16), nullable=False))
+    actor_id: str = Field(sa_column=Column(String(128), nullable=False))
+    subject_id: str = Field(sa_column=Column(String(64), nullable=False))
+    action: str = Field(sa_column=Column(String(64), nullable=False))
+    outcome: str = Field(sa_column=Column(String(16), nullable=False))
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    request_id: str = Field(sa_column=Column(String(128), nullable=False))
+    details: str = Field(sa_column=Column(Text, nullable=False))
+    leaf_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    redacted: bool = Field(default=False, nullable=False)
+
+
+class AuditHeadRow(SQLModel, table=True):
+    """The single row that serialises appends: tree size and frontier (see audit.merkle)."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    frontier: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class AuditCheckpointRow(SQLModel, table=True):
+    """A signed statement of the tree's size and root at a moment."""
+
+    __tablename__ = "audit_checkpoints"
+
+    tree_size: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    root_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    time_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    key_id: str = Field(sa_column=Column(String(64), nullable=False))
+    signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    signed_body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

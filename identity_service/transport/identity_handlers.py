@@ -10,7 +10,7 @@ from identity_service.enrollment import EnrollmentService, EnrollmentView
 from identity_service.errors import NotImplementedYet
 from identity_service.settings import Settings
 from identity_service.storage.records import EnrollmentStatus
-from identity_service.transport.convert import timestamp
+from identity_service.transport.convert import service_actor, timestamp
 from identity_service.validation import (
     decode_page_token,
     encode_page_token,
@@ -54,7 +54,9 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
     def StartEnrollment(
         self, request: pb.StartEnrollmentRequest, context: grpc.ServicerContext
     ) -> pb.StartEnrollmentResponse:
-        started = self._enrollments.start(subject_id(request.subject_id), reenroll=request.reenroll)
+        started = self._enrollments.start(
+            subject_id(request.subject_id), reenroll=request.reenroll, actor=service_actor(context)
+        )
         return pb.StartEnrollmentResponse(
             session_id=started.session_id,
             nonce=started.nonce,
@@ -109,5 +111,5 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
         self, request: pb.DeleteSubjectRequest, context: grpc.ServicerContext
     ) -> pb.DeleteSubjectResponse:
         sid = subject_id(request.subject_id)
-        destroyed = self._enrollments.delete_subject(sid)
+        destroyed = self._enrollments.delete_subject(sid, actor=service_actor(context))
         return pb.DeleteSubjectResponse(subject_id=sid, templates_destroyed=destroyed)

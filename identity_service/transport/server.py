@@ -13,6 +13,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from identity_service.settings import Settings
+from identity_service.transport.audit_handlers import AuditHandlers
 from identity_service.transport.auth import CallerRegistry
 from identity_service.transport.identity_handlers import IdentityHandlers
 from identity_service.transport.interceptor import AuthFailureRecorder, ServiceInterceptor
@@ -54,7 +55,9 @@ def create_server(
     settings = app.settings
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="rpc"),
-        interceptors=[ServiceInterceptor(CallerRegistry(settings.all_callers()), on_auth_failure)],
+        interceptors=[
+            ServiceInterceptor(CallerRegistry(settings.all_callers()), on_auth_failure or app.record_auth_failure)
+        ],
         options=[
             ("grpc.max_receive_message_length", settings.max_receive_message_bytes),
             ("grpc.max_send_message_length", settings.max_send_message_bytes),
@@ -73,14 +76,7 @@ def create_server(
         ),
         server,
     )
-    audit_service_pb2_grpc.add_AuditServiceServicer_to_server(
-        unimplemented_servicer(
-            audit_service_pb2_grpc.AuditServiceServicer,
-            audit_service_pb2.DESCRIPTOR.services_by_name["AuditService"],
-            "issue 8: tamper-evident audit log",
-        ),
-        server,
-    )
+    audit_service_pb2_grpc.add_AuditServiceServicer_to_server(AuditHandlers(app.store, app.audit, settings), server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -126,9 +122,17 @@ def serve(app: App, *, ready: threading.Event | None = None) -> None:
     log.info("serving", address=f"{host}:{port}", dialect=app.store.dialect, tls=app.settings.tls_cert_file is not None)
     if ready is not None:
         ready.set()
-    stop.wait()
+    # Sign a checkpoint on an interval, so a quiet log's tail does not stay unsigned for long.
+    while not stop.wait(app.settings.audit_checkpoint_seconds):
+        try:
+            app.audit.checkpoint()
+        except Exception:
+            log.exception("audit_checkpoint_failed")
     set_serving(health_servicer, False)
     grace = app.settings.grace_period_seconds
     server.stop(grace).wait(grace + 5)
-    app.close()
+    try:
+        app.audit.checkpoint()
+    finally:
+        app.close()
     log.info("stopped")

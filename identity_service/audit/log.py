@@ -1,0 +1,203 @@
+"""Appending to the audit log, signing checkpoints, proofs, erasure and verification.
+
+Appends happen inside the caller's transaction, so an action and its audit event commit or
+roll back together. The head row is locked for the append (SELECT ... FOR UPDATE on
+PostgreSQL; SQLite write transactions are already exclusive), so concurrent requests and
+replicas share one sequence and never fork the tree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import structlog
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from identity_service.audit import merkle
+from identity_service.audit.model import (
+    AuditDraft,
+    AuditEvent,
+    Checkpoint,
+    canonical_event,
+    checkpoint_body,
+)
+from identity_service.clock import Clock, utc_now
+from identity_service.errors import CheckpointNotFound, TreeSizeInvalid
+from identity_service.signing import Keyring
+from identity_service.storage.base import AuditTx, Store
+
+log = structlog.get_logger(__name__)
+
+
+class AuditLog:
+    """The application's handle on the audit log."""
+
+    def __init__(self, store: Store, keyring: Keyring, *, checkpoint_every: int, clock: Clock = utc_now) -> None:
+        self._store = store
+        self._keyring = keyring
+        self._every = checkpoint_every
+        self._clock = clock
+
+    def record(self, tx: AuditTx, draft: AuditDraft) -> AuditEvent:
+        """Append one event in ``tx``; signs a checkpoint every ``checkpoint_every`` events."""
+        return self.record_many(tx, [draft])[-1]
+
+    def record_many(self, tx: AuditTx, drafts: Sequence[AuditDraft]) -> list[AuditEvent]:
+        size, frontier = tx.lock_audit_head()
+        now = self._clock()
+        events = []
+        for draft in drafts:
+            data = canonical_event(
+                size, now, draft.actor_type, draft.actor_id, draft.subject_id, draft.action,
+                draft.outcome, draft.reason, draft.request_id, draft.details,
+            )
+            event = AuditEvent(
+                sequence=size, time=now, actor_type=draft.actor_type, actor_id=draft.actor_id,
+                subject_id=draft.subject_id, action=draft.action, outcome=draft.outcome,
+                reason=draft.reason, request_id=draft.request_id, details=dict(draft.details),
+                leaf_hash=merkle.leaf_hash(data),
+            )
+            frontier = merkle.frontier_append(frontier, size, event.leaf_hash)
+            size += 1
+            events.append(event)
+            if size % self._every == 0:
+                self._sign(tx, size, merkle.frontier_root(frontier))
+        tx.add_audit_events(events)
+        tx.set_audit_head(size, frontier)
+        return events
+
+    def record_now(self, draft: AuditDraft) -> AuditEvent:
+        """Append one event in a transaction of its own."""
+        with self._store.write() as tx:
+            return self.record(tx, draft)
+
+    def checkpoint(self) -> Checkpoint | None:
+        """Sign the current head if it is past the latest checkpoint; returns the new one."""
+        with self._store.write() as tx:
+            size, frontier = tx.lock_audit_head()
+            latest = tx.latest_checkpoint()
+            if size == 0 or (latest is not None and latest.tree_size >= size):
+                return None
+            return self._sign(tx, size, merkle.frontier_root(frontier))
+
+    def _sign(self, tx: AuditTx, size: int, root: bytes) -> Checkpoint:
+        key = self._keyring.active()
+        now = self._clock()
+        body = checkpoint_body(size, root, now, key.kid)
+        checkpoint = Checkpoint(size, root, now, key.kid, key.sign(body), body)
+        tx.add_checkpoint(checkpoint)
+        log.info("audit_checkpoint", tree_size=size, key_id=key.kid)
+        return checkpoint
+
+    def latest_checkpoint(self) -> Checkpoint:
+        with self._store.read() as tx:
+            latest = tx.latest_checkpoint()
+        if latest is None:
+            raise CheckpointNotFound()
+        return latest
+
+    def inclusion_proof(self, sequence: int, tree_size: int) -> tuple[bytes, list[bytes]]:
+        """The leaf hash of event ``sequence`` and its audit path in the tree of ``tree_size``."""
+        with self._store.read() as tx:
+            size, _ = tx.audit_head()
+            if not 0 < tree_size <= size:
+                raise TreeSizeInvalid(f"tree_size must be in 1..{size}", tree_size)
+            if not 0 <= sequence < tree_size:
+                raise TreeSizeInvalid(f"sequence must be in 0..{tree_size - 1}", tree_size)
+            leaves = tx.audit_leaf_hashes(tree_size)
+        return leaves[sequence], merkle.inclusion_proof(leaves, sequence)
+
+    def consistency_proof(self, first_size: int, second_size: int) -> list[bytes]:
+        with self._store.read() as tx:
+            size, _ = tx.audit_head()
+            if not 0 < second_size <= size:
+                raise TreeSizeInvalid(f"second_size must be in 1..{size}", second_size)
+            if not 0 < first_size <= second_size:
+                raise TreeSizeInvalid(f"first_size must be in 1..{second_size}", first_size)
+            leaves = tx.audit_leaf_hashes(second_size)
+        return merkle.consistency_proof(leaves, first_size)
+
+    def redact_subject(self, tx: AuditTx, subject_id: str) -> int:
+        """Erase the payload of the subject's events; hashes stay, so the log still verifies."""
+        return tx.redact_audit_subject(subject_id)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    ok: bool
+    events_checked: int
+    checkpoints_checked: int
+    unsigned_tail: int
+    first_bad_sequence: int | None = None
+    problem: str = ""
+
+
+def verify_log(store: Store, keys: dict[str, Ed25519PublicKey], batch: int = 5000) -> VerifyReport:
+    """Recompute every leaf and the tree; check every checkpoint's signature and root."""
+    with store.read() as tx:
+        checkpoints = tx.all_checkpoints()
+        head_size, head_frontier = tx.audit_head()
+    for cp in checkpoints:
+        problem = _checkpoint_problem(cp, keys)
+        if problem:
+            return VerifyReport(False, 0, 0, 0, None, f"checkpoint at size {cp.tree_size}: {problem}")
+    pending = iter(checkpoints)
+    next_cp = next(pending, None)
+    frontier: list[bytes] = []
+    expected = 0
+    verified_up_to = 0
+    checked = 0
+    for event in _iter_events(store, batch):
+        if event.sequence != expected:
+            return VerifyReport(False, expected, checked, 0, expected,
+                                f"event {expected} is missing or out of order (found {event.sequence})")
+        if not event.redacted and merkle.leaf_hash(event.canonical()) != event.leaf_hash:
+            return VerifyReport(False, expected, checked, 0, expected,
+                                f"event {expected} does not match its leaf hash: it was edited")
+        frontier = merkle.frontier_append(frontier, expected, event.leaf_hash)
+        expected += 1
+        while next_cp is not None and next_cp.tree_size == expected:
+            if merkle.frontier_root(frontier) != next_cp.root_hash:
+                return VerifyReport(
+                    False, expected, checked, 0, verified_up_to,
+                    f"tree root at size {expected} differs from its signed checkpoint: an event in "
+                    f"{verified_up_to}..{expected - 1} was rewritten together with its hash",
+                )
+            checked += 1
+            verified_up_to = expected
+            next_cp = next(pending, None)
+    if next_cp is not None:
+        return VerifyReport(
+            False, expected, checked, 0, expected,
+            f"checkpoint at size {next_cp.tree_size} but only {expected} events: event {expected} onwards deleted",
+        )
+    if head_size != expected or merkle.frontier_root(head_frontier) != merkle.frontier_root(frontier):
+        return VerifyReport(False, expected, checked, 0, min(head_size, expected),
+                            f"log head says {head_size} events, table holds {expected}")
+    return VerifyReport(True, expected, checked, expected - verified_up_to)
+
+
+def _checkpoint_problem(cp: Checkpoint, keys: dict[str, Ed25519PublicKey]) -> str:
+    key = keys.get(cp.key_id)
+    if key is None:
+        return f"signed by unknown or retired key {cp.key_id}"
+    if cp.signed_body != checkpoint_body(cp.tree_size, cp.root_hash, cp.time, cp.key_id):
+        return "signed body does not match its fields"
+    try:
+        key.verify(cp.signature, cp.signed_body)
+    except InvalidSignature:
+        return "bad signature"
+    return ""
+
+
+def _iter_events(store: Store, batch: int) -> Iterator[AuditEvent]:
+    after = -1
+    while True:
+        with store.read() as tx:
+            page = tx.scan_audit(after_sequence=after, limit=batch)
+        yield from page
+        if len(page) < batch:
+            return
+        after = page[-1].sequence

@@ -1,0 +1,359 @@
+"""Operator commands over the audit log, subjects and signing keys.
+
+Tables for people (rich), ``--json`` for scripts. Exit codes: 0 ok, 1 a check failed or the
+thing asked for does not exist, 2 bad usage. Every command is itself recorded in the audit log
+with the operator's name (``--operator``, ``$LIKENESS_OPERATOR`` or the login name).
+"""
+
+from __future__ import annotations
+
+import base64
+import getpass
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from identity_service.audit.log import verify_log
+from identity_service.audit.model import Actor, ActorType, AuditEvent, Outcome
+from identity_service.errors import DomainError
+from identity_service.logs import configure
+from identity_service.storage.base import AuditFilter
+from identity_service.wiring import App, build_app
+
+console = Console()
+T = TypeVar("T")
+
+
+def _operator(name: str | None) -> str:
+    return name or os.environ.get("LIKENESS_OPERATOR") or getpass.getuser()
+
+
+@contextmanager
+def operator_app(command: str, operator: str | None, **args: object) -> Iterator[tuple[App, Actor]]:
+    """An App for one command; records the command and its outcome in the audit log."""
+    from identity_service.cli import load_settings
+
+    settings = load_settings()
+    configure(settings.log_format, "warning")
+    app = build_app(settings)
+    actor = Actor(ActorType.OPERATOR, _operator(operator))
+    details = {k: str(v) for k, v in args.items() if v not in (None, "", False)}
+    details["command"] = command
+    outcome = Outcome.FAILURE
+    try:
+        yield app, actor
+        outcome = Outcome.SUCCESS
+    except SystemExit as stop:
+        outcome = Outcome.SUCCESS if stop.code in (0, None) else Outcome.FAILURE
+        raise
+    finally:
+        try:
+            app.audit.record_now(actor.draft("operator.command", outcome, details=details))
+        finally:
+            app.close()
+
+
+def event_dict(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "sequence": event.sequence, "time": event.time.isoformat(), "actor_type": event.actor_type.value,
+        "actor_id": event.actor_id, "subject_id": event.subject_id, "action": event.action,
+        "outcome": event.outcome.value, "reason": event.reason, "request_id": event.request_id,
+        "details": event.details, "leaf_hash": event.leaf_hash.hex(), "redacted": event.redacted,
+    }
+
+
+def print_events(events: list[AuditEvent], as_json: bool) -> None:
+    if as_json:
+        for event in events:
+            click.echo(json.dumps(event_dict(event)))
+        return
+    table = Table()
+    for column in ("seq", "time", "actor", "subject", "action", "outcome", "reason"):
+        table.add_column(column, overflow="fold")
+    for e in events:
+        table.add_row(
+            str(e.sequence), e.time.strftime("%Y-%m-%d %H:%M:%S"), f"{e.actor_type.value}:{e.actor_id}",
+            e.subject_id, e.action, e.outcome.value, "[redacted]" if e.redacted else e.reason,
+        )
+    console.print(table)
+
+
+def _time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time") from exc
+    if moment.tzinfo is None:
+        raise click.BadParameter(f"{value!r} needs a timezone, e.g. 2026-11-25T10:00:00+00:00")
+    return moment
+
+
+operator_option = click.option("--operator", default=None, help="Who runs this (default $LIKENESS_OPERATOR or login).")
+json_option = click.option("--json", "as_json", is_flag=True, help="JSON lines for scripts.")
+
+
+@click.group()
+def audit() -> None:
+    """The tamper-evident audit log."""
+
+
+@audit.command("list")
+@click.option("--subject", default="", help="Only events about this subject.")
+@click.option("--action", default="", help="Only this action, e.g. consent.permission.check.")
+@click.option("--outcome", type=click.Choice([o.value for o in Outcome]), default=None)
+@click.option("--since", default=None, help="ISO 8601 time with timezone, inclusive.")
+@click.option("--until", default=None, help="ISO 8601 time with timezone, exclusive.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--oldest-first", is_flag=True, help="Default is newest first.")
+@json_option
+@operator_option
+def audit_list(subject: str, action: str, outcome: str | None, since: str | None, until: str | None,
+               limit: int, oldest_first: bool, as_json: bool, operator: str | None) -> None:
+    """Events matching the filters."""
+    flt = AuditFilter(subject, action, Outcome(outcome) if outcome else None, _time(since), _time(until))
+    with operator_app("audit list", operator, subject=subject, action=action, outcome=outcome) as (app, _):
+        with app.store.read() as tx:
+            events = tx.list_audit(flt, after_sequence=None, limit=limit, descending=not oldest_first)
+        print_events(events, as_json)
+
+
+@audit.command("show")
+@click.argument("sequence", type=click.IntRange(0))
+@json_option
+@operator_option
+def audit_show(sequence: int, as_json: bool, operator: str | None) -> None:
+    """One event in full."""
+    with operator_app("audit show", operator, sequence=sequence) as (app, _):
+        with app.store.read() as tx:
+            event = tx.get_audit(sequence)
+        if event is None:
+            click.echo(f"no event {sequence}", err=True)
+            sys.exit(1)
+        body = event_dict(event)
+        if as_json:
+            click.echo(json.dumps(body))
+        else:
+            for key, value in body.items():
+                console.print(f"[bold]{key:>12}[/bold]  {value}")
+
+
+@audit.command("tail")
+@click.option("-n", "count", default=20, show_default=True, type=click.IntRange(0, 10_000))
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new events until interrupted.")
+@click.option("--interval", default=1.0, show_default=True, type=click.FloatRange(0.05, 60))
+@json_option
+@operator_option
+def audit_tail(count: int, follow: bool, interval: float, as_json: bool, operator: str | None) -> None:
+    """The newest events; with --follow, new ones as they are appended."""
+    with operator_app("audit tail", operator, follow=follow) as (app, _):
+        with app.store.read() as tx:
+            events = list(reversed(tx.list_audit(AuditFilter(), after_sequence=None, limit=count, descending=True)))
+            last = events[-1].sequence if events else tx.audit_head()[0] - 1
+        print_events(events, as_json)
+        try:
+            while follow:
+                time.sleep(interval)
+                with app.store.read() as tx:
+                    new = tx.scan_audit(after_sequence=last, limit=1000)
+                if new:
+                    print_events(new, as_json)
+                    last = new[-1].sequence
+                    sys.stdout.flush()
+        except KeyboardInterrupt:
+            pass
+
+
+@audit.command("verify")
+@json_option
+@operator_option
+def audit_verify(as_json: bool, operator: str | None) -> None:
+    """Recompute every leaf and the tree, check every checkpoint; exit 1 naming the first bad event."""
+    with operator_app("audit verify", operator) as (app, _):
+        started = time.perf_counter()
+        report = verify_log(app.store, app.keyring.verification_keys())
+        seconds = round(time.perf_counter() - started, 3)
+        body = {
+            "ok": report.ok, "events_checked": report.events_checked,
+            "checkpoints_checked": report.checkpoints_checked, "unsigned_tail": report.unsigned_tail,
+            "first_bad_sequence": report.first_bad_sequence, "problem": report.problem, "seconds": seconds,
+        }
+        if as_json:
+            click.echo(json.dumps(body))
+        elif report.ok:
+            console.print(
+                f"[green]OK[/green] {report.events_checked} events, {report.checkpoints_checked} signed "
+                f"checkpoints verified in {seconds}s; {report.unsigned_tail} newest events not yet checkpointed"
+            )
+        else:
+            console.print(f"[red]FAILED[/red] first bad event: {report.first_bad_sequence}: {report.problem}")
+        if not report.ok:
+            sys.exit(1)
+
+
+@audit.command("export")
+@click.option("--subject", default="", help="Only events about this subject.")
+@operator_option
+def audit_export(subject: str, operator: str | None) -> None:
+    """Every event as JSON lines on stdout, oldest first (streams; any size)."""
+    with operator_app("audit export", operator, subject=subject) as (app, _):
+        after: int | None = None
+        while True:
+            with app.store.read() as tx:
+                page = tx.list_audit(AuditFilter(subject_id=subject), after_sequence=after, limit=5000)
+            for event in page:
+                click.echo(json.dumps(event_dict(event)))
+            if len(page) < 5000:
+                break
+            after = page[-1].sequence
+
+
+@audit.command("stats")
+@json_option
+@operator_option
+def audit_stats(as_json: bool, operator: str | None) -> None:
+    """Event counts by action and outcome, tree size and the latest checkpoint."""
+    with operator_app("audit stats", operator) as (app, _):
+        with app.store.read() as tx:
+            counts = tx.audit_counts()
+            size, _frontier = tx.audit_head()
+            latest = tx.latest_checkpoint()
+        body = {
+            "tree_size": size,
+            "latest_checkpoint": None if latest is None else {
+                "tree_size": latest.tree_size, "root_hash": base64.b64encode(latest.root_hash).decode(),
+                "time": latest.time.isoformat(), "key_id": latest.key_id},
+            "counts": [{"action": a, "outcome": o, "count": n} for a, o, n in counts],
+        }
+        if as_json:
+            click.echo(json.dumps(body))
+            return
+        table = Table(title=f"{size} events; latest checkpoint at "
+                            f"{latest.tree_size if latest else 'none'}")
+        for column in ("action", "outcome", "count"):
+            table.add_column(column)
+        for a, o, n in counts:
+            table.add_row(a, o, str(n))
+        console.print(table)
+
+
+@audit.command("checkpoint")
+@operator_option
+def audit_checkpoint(operator: str | None) -> None:
+    """Sign a checkpoint of the current tree now."""
+    with operator_app("audit checkpoint", operator) as (app, _):
+        cp = app.audit.checkpoint()
+        click.echo("nothing new to sign" if cp is None else f"signed checkpoint at size {cp.tree_size} ({cp.key_id})")
+
+
+@click.group()
+def subjects() -> None:
+    """People whose likeness is enrolled."""
+
+
+@subjects.command("show")
+@click.argument("subject_id")
+@json_option
+@operator_option
+def subjects_show(subject_id: str, as_json: bool, operator: str | None) -> None:
+    """Enrollment state and the latest audit events about a subject (never templates)."""
+    with operator_app("subjects show", operator, subject=subject_id) as (app, _):
+        _domain_call(lambda: _show(app, subject_id, as_json))
+
+
+def _show(app: App, subject_id: str, as_json: bool) -> None:
+    view = app.enrollments.get(subject_id)
+    with app.store.read() as tx:
+        events = tx.list_audit(AuditFilter(subject_id=subject_id), after_sequence=None, limit=20, descending=True)
+    record = view.record
+    body = {
+        "subject_id": record.subject_id, "state": "expired" if view.expired else record.status.value,
+        "create_time": record.create_time.isoformat(), "update_time": record.update_time.isoformat(),
+        "template_models": list(record.template_models),
+    }
+    if as_json:
+        click.echo(json.dumps({**body, "recent_events": [event_dict(e) for e in events]}))
+        return
+    for key, value in body.items():
+        console.print(f"[bold]{key:>16}[/bold]  {value}")
+    print_events(events, False)
+
+
+@subjects.command("erase")
+@click.argument("subject_id")
+@click.option("--yes", is_flag=True, help="Confirm: erasure is irreversible.")
+@operator_option
+def subjects_erase(subject_id: str, yes: bool, operator: str | None) -> None:
+    """Erase a subject: enrollment, sessions, templates, and the payload of their audit events."""
+    if not yes:
+        click.echo("erasure is irreversible: repeat with --yes", err=True)
+        sys.exit(2)
+    with operator_app("subjects erase", operator, subject=subject_id) as (app, actor):
+        destroyed = _domain_call(lambda: app.enrollments.delete_subject(subject_id, actor=actor))
+        click.echo(f"erased {subject_id}: {destroyed} templates destroyed")
+
+
+@click.group("signing-keys")
+def signing_keys() -> None:
+    """Ed25519 keys that sign audit checkpoints and use tokens."""
+
+
+@signing_keys.command("list")
+@json_option
+@operator_option
+def signing_keys_list(as_json: bool, operator: str | None) -> None:
+    """Key ids, status and creation time (never key material)."""
+    with operator_app("signing-keys list", operator) as (app, _):
+        rows = [{"kid": k.kid, "status": k.status.value, "created": k.created.isoformat()} for k in app.keyring.keys]
+        if as_json:
+            click.echo(json.dumps(rows))
+            return
+        table = Table()
+        for column in ("kid", "status", "created"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(row["kid"], row["status"], row["created"])
+        console.print(table)
+
+
+@signing_keys.command("rotate")
+@operator_option
+def signing_keys_rotate(operator: str | None) -> None:
+    """Make a new active key; the old one keeps verifying what it signed."""
+    with operator_app("signing-keys rotate", operator) as (app, actor):
+        key = app.keyring.rotate()
+        app.audit.record_now(actor.draft("keys.signing.rotate", Outcome.SUCCESS, details={"kid": key.kid}))
+        click.echo(f"new active signing key {key.kid}")
+
+
+@signing_keys.command("retire")
+@click.argument("kid")
+@operator_option
+def signing_keys_retire(kid: str, operator: str | None) -> None:
+    """Stop trusting a rotated-out key (checkpoints it signed will then fail verification)."""
+    with operator_app("signing-keys retire", operator, kid=kid) as (app, actor):
+        try:
+            app.keyring.retire(kid)
+        except (KeyError, ValueError) as exc:
+            click.echo(f"cannot retire {kid}: {exc}", err=True)
+            sys.exit(1)
+        app.audit.record_now(actor.draft("keys.signing.retire", Outcome.SUCCESS, details={"kid": kid}))
+        click.echo(f"retired {kid}")
+
+
+def _domain_call(call: Callable[[], T]) -> T:
+    try:
+        return call()
+    except DomainError as error:
+        click.echo(f"{error.message} ({error.reason})", err=True)
+        sys.exit(1)

@@ -1,0 +1,184 @@
+"""Audit log on SQLite and PostgreSQL: one tree under concurrency, tampering is named."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from identity_service.audit import merkle
+from identity_service.audit.log import AuditLog, verify_log
+from identity_service.audit.model import ActorType, AuditDraft, Outcome
+from identity_service.signing import Keyring
+from identity_service.storage.base import AuditFilter
+from identity_service.storage.sql import SqlStore
+
+
+@pytest.fixture
+def keyring(tmp_path: Path) -> Keyring:
+    return Keyring.load_or_create(tmp_path / "keys" / "signing.json")
+
+
+def draft(i: int, subject: str = "alice", outcome: Outcome = Outcome.ALLOW) -> AuditDraft:
+    return AuditDraft(
+        actor_type=ActorType.SERVICE, actor_id="video-gen", action="consent.permission.check",
+        outcome=outcome, subject_id=subject, reason=f"r{i}", request_id=f"req-{i}", details={"i": str(i)},
+    )
+
+
+def fill(store: SqlStore, keyring: Keyring, n: int, every: int = 4) -> AuditLog:
+    log = AuditLog(store, keyring, checkpoint_every=every)
+    for i in range(n):
+        with store.write() as tx:
+            log.record(tx, draft(i, subject="bob" if i % 3 == 0 else "alice"))
+    return log
+
+
+def sql(store: SqlStore, statement: str, **params: object) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(text(statement), params)
+
+
+def test_clean_log_verifies_with_checkpoints(store: SqlStore, keyring: Keyring) -> None:
+    fill(store, keyring, 10, every=4)
+    report = verify_log(store, keyring.verification_keys())
+    assert report.ok, report.problem
+    assert (report.events_checked, report.checkpoints_checked, report.unsigned_tail) == (10, 2, 2)
+
+
+def test_filters_and_order(store: SqlStore, keyring: Keyring) -> None:
+    fill(store, keyring, 9)
+    with store.read() as tx:
+        bob = tx.list_audit(AuditFilter(subject_id="bob"), after_sequence=None, limit=100)
+        newest = tx.list_audit(AuditFilter(), after_sequence=None, limit=2, descending=True)
+        page2 = tx.list_audit(AuditFilter(subject_id="alice"), after_sequence=1, limit=2)
+        counts = tx.audit_counts()
+    assert [e.sequence for e in bob] == [0, 3, 6]
+    assert [e.sequence for e in newest] == [8, 7]
+    assert [e.sequence for e in page2] == [2, 4]
+    assert counts == [("consent.permission.check", "allow", 9)]
+
+
+def test_an_edited_event_is_named(store: SqlStore, keyring: Keyring) -> None:
+    fill(store, keyring, 12)
+    sql(store, "UPDATE audit_events SET outcome = 'deny' WHERE seq = 5")
+    report = verify_log(store, keyring.verification_keys())
+    assert not report.ok and report.first_bad_sequence == 5 and "edited" in report.problem
+
+
+def test_a_deleted_event_is_named(store: SqlStore, keyring: Keyring) -> None:
+    fill(store, keyring, 12)
+    sql(store, "DELETE FROM audit_events WHERE seq = 7")
+    report = verify_log(store, keyring.verification_keys())
+    assert not report.ok and report.first_bad_sequence == 7 and "missing" in report.problem
+
+
+def test_deleting_the_newest_events_is_caught(store: SqlStore, keyring: Keyring) -> None:
+    fill(store, keyring, 12)
+    sql(store, "DELETE FROM audit_events WHERE seq >= 10")
+    report = verify_log(store, keyring.verification_keys())
+    assert not report.ok and report.first_bad_sequence == 10
+
+
+def test_reordered_events_are_named(store: SqlStore, keyring: Keyring) -> None:
+    fill(store, keyring, 12)
+    sql(store, "UPDATE audit_events SET seq = -1 WHERE seq = 3")
+    sql(store, "UPDATE audit_events SET seq = 3 WHERE seq = 4")
+    sql(store, "UPDATE audit_events SET seq = 4 WHERE seq = -1")
+    report = verify_log(store, keyring.verification_keys())
+    assert not report.ok and report.first_bad_sequence == 3
+
+
+def test_rewriting_an_event_with_its_hash_breaks_the_signed_root(store: SqlStore, keyring: Keyring) -> None:
+    fill(store, keyring, 12, every=4)
+    with store.read() as tx:
+        event = tx.get_audit(6)
+    assert event is not None
+    from dataclasses import replace
+
+    forged = replace(event, outcome=Outcome.DENY)
+    sql(store, "UPDATE audit_events SET outcome = 'deny', leaf_hash = :h WHERE seq = 6",
+        h=merkle.leaf_hash(forged.canonical()))
+    report = verify_log(store, keyring.verification_keys())
+    assert not report.ok and report.first_bad_sequence == 4 and "4..7" in report.problem
+
+
+def test_a_forged_checkpoint_signature_fails(store: SqlStore, keyring: Keyring) -> None:
+    fill(store, keyring, 8, every=4)
+    sql(store, "UPDATE audit_checkpoints SET signature = :s WHERE tree_size = 4", s=b"\x00" * 64)
+    report = verify_log(store, keyring.verification_keys())
+    assert not report.ok and "bad signature" in report.problem
+
+
+def test_checkpoints_by_a_rotated_key_still_verify_until_retired(store: SqlStore, keyring: Keyring) -> None:
+    fill(store, keyring, 4, every=4)
+    old = keyring.active().kid
+    keyring.rotate()
+    log = fill(store, keyring, 4, every=4)
+    assert log.latest_checkpoint().key_id != old
+    assert verify_log(store, keyring.verification_keys()).ok
+    keyring.retire(old)
+    report = verify_log(store, keyring.verification_keys())
+    assert not report.ok and "unknown or retired key" in report.problem
+
+
+def test_redaction_removes_payload_and_keeps_the_log_verifiable(store: SqlStore, keyring: Keyring) -> None:
+    log = fill(store, keyring, 9)
+    with store.write() as tx:
+        assert log.redact_subject(tx, "bob") == 3
+    with store.read() as tx:
+        erased = tx.get_audit(3)
+        remaining = tx.list_audit(AuditFilter(subject_id="bob"), after_sequence=None, limit=10)
+    assert erased is not None and erased.redacted and erased.subject_id == "" and erased.details == {}
+    assert remaining == []
+    assert verify_log(store, keyring.verification_keys()).ok
+
+
+def test_proofs_verify_against_the_signed_checkpoint(store: SqlStore, keyring: Keyring) -> None:
+    log = fill(store, keyring, 11, every=4)
+    cp = log.latest_checkpoint()
+    assert cp.tree_size == 8
+    leaf, path = log.inclusion_proof(5, cp.tree_size)
+    assert merkle.verify_inclusion(leaf, 5, cp.tree_size, path, cp.root_hash)
+    log.checkpoint()
+    newer = log.latest_checkpoint()
+    assert newer.tree_size == 11
+    proof = log.consistency_proof(cp.tree_size, newer.tree_size)
+    assert merkle.verify_consistency(cp.tree_size, newer.tree_size, cp.root_hash, newer.root_hash, proof)
+
+
+def test_concurrent_appends_make_one_consistent_tree(store: SqlStore, keyring: Keyring) -> None:
+    log = AuditLog(store, keyring, checkpoint_every=256)
+    clients, per_client = 10, 1000 if store.dialect == "postgresql" else 300
+    barrier = threading.Barrier(clients)
+    errors: list[BaseException] = []
+
+    def client(c: int) -> None:
+        barrier.wait()
+        try:
+            for i in range(per_client):
+                log.record_now(draft(c * per_client + i))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    total = clients * per_client
+    with store.read() as tx:
+        size, frontier = tx.audit_head()
+        reasons = {e.reason for e in tx.scan_audit(after_sequence=-1, limit=total + 1)}
+    assert size == total and len(reasons) == total  # every event exactly once
+    assert merkle.frontier_root(frontier) == merkle.root(_leaves(store, total))
+    report = verify_log(store, keyring.verification_keys())
+    assert report.ok and report.events_checked == total and report.checkpoints_checked == total // 256
+
+
+def _leaves(store: SqlStore, n: int) -> list[bytes]:
+    with store.read() as tx:
+        return tx.audit_leaf_hashes(n)
