@@ -1,0 +1,86 @@
+"""The operator CLI against a real SQLite database: verify, list, erase, keys."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+from pathlib import Path
+
+from identity_service.audit.log import AuditLog
+from identity_service.wiring import build_app
+from tests.conftest import test_settings
+from tests.storage.test_audit_conformance import draft
+from tests.test_cli import CLI, env_for
+
+
+def seeded(tmp_path: Path, n: int = 20) -> None:
+    app = build_app(test_settings(tmp_path, audit_checkpoint_every=5))
+    log: AuditLog = app.audit
+    for i in range(n):
+        log.record_now(draft(i, subject="bob" if i % 2 else "alice"))
+    app.close()
+
+
+def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], env=env_for(tmp_path, LIKENESS_OPERATOR="ops-jane"),
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_verify_passes_then_names_an_edited_row(tmp_path: Path) -> None:
+    seeded(tmp_path)
+    ok = run(tmp_path, "audit", "verify", "--json")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["ok"] is True
+    with sqlite3.connect(tmp_path / "likeness.db") as db:
+        db.execute("UPDATE audit_events SET reason = 'nothing to see' WHERE seq = 13")
+    bad = run(tmp_path, "audit", "verify")
+    assert bad.returncode == 1 and "first bad event: 13" in bad.stdout
+
+
+def test_list_filters_and_every_command_is_audited(tmp_path: Path) -> None:
+    seeded(tmp_path, 6)
+    out = run(tmp_path, "audit", "list", "--subject", "bob", "--oldest-first", "--json")
+    assert out.returncode == 0, out.stderr
+    assert [json.loads(line)["sequence"] for line in out.stdout.splitlines()] == [1, 3, 5]
+    listed = run(tmp_path, "audit", "list", "--action", "operator.command", "--json")
+    commands = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert commands[0]["actor_id"] == "ops-jane" and commands[0]["details"]["command"] == "audit list"
+    assert commands[0]["actor_type"] == "operator"
+    stats = json.loads(run(tmp_path, "audit", "stats", "--json").stdout)
+    assert stats["tree_size"] >= 8
+    assert run(tmp_path, "audit", "show", "2", "--json").returncode == 0
+    assert run(tmp_path, "audit", "show", "999").returncode == 1
+    lines = run(tmp_path, "audit", "export").stdout.splitlines()
+    assert [json.loads(line)["sequence"] for line in lines] == list(range(len(lines)))
+    bad_time = run(tmp_path, "audit", "list", "--since", "yesterday")
+    assert bad_time.returncode == 2
+
+
+def test_subjects_show_and_erase(tmp_path: Path) -> None:
+    env = env_for(tmp_path)
+    subprocess.run([*CLI, "db", "upgrade"], env=env, check=True, capture_output=True)
+    app = build_app(test_settings(tmp_path))
+    from identity_service.audit.model import SYSTEM_ACTOR
+
+    app.enrollments.start("carol", reenroll=False, actor=SYSTEM_ACTOR)
+    app.close()
+    shown = run(tmp_path, "subjects", "show", "carol", "--json")
+    assert json.loads(shown.stdout)["state"] == "pending"
+    assert run(tmp_path, "subjects", "erase", "carol").returncode == 2  # needs --yes
+    assert run(tmp_path, "subjects", "erase", "carol", "--yes").returncode == 0
+    missing = run(tmp_path, "subjects", "show", "carol")
+    assert missing.returncode == 1 and "ERROR_REASON_ENROLLMENT_NOT_FOUND" in missing.stderr
+    assert json.loads(run(tmp_path, "audit", "verify", "--json").stdout)["ok"] is True
+
+
+def test_signing_key_rotation(tmp_path: Path) -> None:
+    seeded(tmp_path, 5)
+    before = json.loads(run(tmp_path, "signing-keys", "list", "--json").stdout)
+    assert run(tmp_path, "signing-keys", "rotate").returncode == 0
+    after = json.loads(run(tmp_path, "signing-keys", "list", "--json").stdout)
+    assert len(after) == len(before) + 1
+    assert [k["status"] for k in after] == ["verify_only", "active"]
+    assert "private" not in json.dumps(after)
+    assert run(tmp_path, "signing-keys", "retire", after[1]["kid"]).returncode == 1  # active
+    assert run(tmp_path, "audit", "verify").returncode == 0
