@@ -7,8 +7,10 @@ from datetime import timedelta
 
 import structlog
 
+from consent.ports import ConsentTx
+from consent.service import ConsentService
 from identity_service.audit.log import AuditLog
-from identity_service.audit.model import ActorType, AuditDraft, Outcome
+from identity_service.audit.model import Actor, ActorType, AuditDraft, Outcome
 from identity_service.enrollment import EnrollmentService
 from identity_service.settings import Settings
 from identity_service.signing import Keyring
@@ -28,6 +30,7 @@ class App:
     keyring: Keyring
     audit: AuditLog
     enrollments: EnrollmentService
+    consent: ConsentService
 
     def close(self) -> None:
         self.store.close()
@@ -62,6 +65,15 @@ def build_app(settings: Settings, *, store: Store | None = None, migrate_now: bo
             )
     keyring = Keyring.load_or_create(settings.resolved_signing_key_file())
     audit = AuditLog(sql, keyring, checkpoint_every=settings.audit_checkpoint_every)
+
+    def consent_auditor(
+        tx: ConsentTx, actor: Actor, *, action: str, outcome: str, subject_id: str, reason: str = "",
+        details: dict[str, str] | None = None,
+    ) -> None:
+        # The SQL transaction behind ConsentTx is the same object the audit log appends through.
+        audit.record(tx, actor.draft(action, Outcome(outcome), subject_id=subject_id, reason=reason,  # type: ignore[arg-type]
+                                     details=details))
+
     return App(
         settings=settings,
         store=sql,
@@ -69,5 +81,9 @@ def build_app(settings: Settings, *, store: Store | None = None, migrate_now: bo
         audit=audit,
         enrollments=EnrollmentService(
             sql, audit, session_ttl=timedelta(seconds=settings.enrollment_session_ttl_seconds)
+        ),
+        consent=ConsentService(
+            sql, consent_auditor, keyring.active(), issuer=settings.token_issuer,
+            token_ttl_seconds=settings.token_ttl_seconds,
         ),
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from consent.ports import ConsentTx
 from identity_service.audit.model import AuditEvent, Checkpoint, Outcome
 from identity_service.storage.records import (
     EnrollmentRecord,
@@ -106,7 +107,7 @@ class AuditTx(Protocol):
     def list_checkpoints(self, *, after_size: int, limit: int) -> list[Checkpoint]: ...
 
 
-class Tx(IdentityTx, AuditTx, Protocol):
+class Tx(IdentityTx, AuditTx, ConsentTx, Protocol):
     """Everything a transaction can do."""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -14,6 +15,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, col, select, text
 
+from consent.model import Audience, CameoPolicy, ContentCategory, Grant, GrantState
+from consent.ports import Edge, RevocationEntry
 from identity_service.audit.merkle import pack_frontier, unpack_frontier
 from identity_service.audit.model import ActorType, AuditEvent, Checkpoint, Outcome
 from identity_service.clock import from_us, to_us
@@ -30,8 +33,13 @@ from identity_service.storage.tables import (
     AuditCheckpointRow,
     AuditEventRow,
     AuditHeadRow,
+    BlockRow,
+    CameoPolicyRow,
     EnrollmentRow,
     EnrollmentSessionRow,
+    GrantRow,
+    RelationshipRow,
+    RevocationRow,
 )
 
 AUDIT = AuditEventRow.__table__  # type: ignore[attr-defined]
@@ -238,6 +246,157 @@ class SqlTx:
             .limit(limit)
         )
         return [_checkpoint(r) for r in self.session.execute(query)]
+
+
+    # --- consent --------------------------------------------------------------------------
+
+    def _serialise(self, name: str) -> None:
+        """Hold a named lock until commit. SQLite writers are already exclusive."""
+        if self.dialect == "postgresql":
+            key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+            self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+    def get_policy(self, owner_id: str) -> CameoPolicy | None:
+        row = self.session.get(CameoPolicyRow, owner_id)
+        if row is None:
+            return None
+        return CameoPolicy(
+            owner_id=row.owner_id, audience=Audience(row.audience), blocked_ids=self.get_blocked(owner_id),
+            refused_categories=frozenset(ContentCategory(c) for c in row.refused_categories.split(",") if c),
+            instructions=row.instructions, public_figure=row.public_figure, update_time=from_us(row.update_us),
+            version=row.version,
+        )
+
+    def put_policy(self, policy: CameoPolicy) -> None:
+        row = self.session.get(CameoPolicyRow, policy.owner_id) or CameoPolicyRow(
+            owner_id=policy.owner_id, audience="", refused_categories="", instructions="", update_us=0, version=0
+        )
+        row.audience = policy.audience.value
+        row.refused_categories = ",".join(sorted(c.value for c in policy.refused_categories))
+        row.instructions = policy.instructions
+        row.public_figure = policy.public_figure
+        row.update_us = to_us(policy.update_time) if policy.update_time else 0
+        row.version = policy.version
+        self.session.add(row)
+        self.session.exec(delete(BlockRow).where(col(BlockRow.owner_id) == policy.owner_id))
+        for blocked in sorted(policy.blocked_ids):
+            self.session.add(BlockRow(owner_id=policy.owner_id, blocked_id=blocked))
+        self.session.flush()
+
+    def get_blocked(self, owner_id: str) -> frozenset[str]:
+        query = select(BlockRow.blocked_id).where(col(BlockRow.owner_id) == owner_id)
+        return frozenset(self.session.exec(query))
+
+    def add_grant(self, grant: Grant) -> None:
+        self.session.add(
+            GrantRow(
+                grant_id=grant.grant_id, owner_id=grant.owner_id, grantee_id=grant.grantee_id,
+                audience=grant.audience.value if grant.audience else None, start_us=to_us(grant.start_time),
+                end_us=to_us(grant.end_time) if grant.end_time else None, create_us=to_us(grant.create_time),
+                revoked=grant.revoked, revoke_us=to_us(grant.revoke_time) if grant.revoke_time else None,
+            )
+        )
+        self.session.flush()
+
+    def get_grant(self, owner_id: str, grant_id: str) -> Grant | None:
+        row = self.session.get(GrantRow, grant_id)
+        return None if row is None or row.owner_id != owner_id else _grant(row)
+
+    def list_grants(
+        self, owner_id: str, *, state: GrantState | None, now: datetime, after_grant_id: str, limit: int
+    ) -> list[Grant]:
+        query = select(GrantRow).where(col(GrantRow.owner_id) == owner_id, col(GrantRow.grant_id) > after_grant_id)
+        now_us = to_us(now)
+        active_window = or_(col(GrantRow.end_us).is_(None), col(GrantRow.end_us) > now_us)
+        if state == GrantState.REVOKED:
+            query = query.where(col(GrantRow.revoked).is_(True))
+        elif state == GrantState.ACTIVE:
+            query = query.where(col(GrantRow.revoked).is_(False), active_window)
+        elif state == GrantState.EXPIRED:
+            query = query.where(col(GrantRow.revoked).is_(False), col(GrantRow.end_us) <= now_us)
+        query = query.order_by(col(GrantRow.grant_id)).limit(limit)
+        return [_grant(r) for r in self.session.exec(query)]
+
+    def set_grant_revoked(self, owner_id: str, grant_id: str, revoke_time: datetime) -> bool:
+        result = self.session.exec(
+            update(GrantRow)
+            .where(col(GrantRow.grant_id) == grant_id, col(GrantRow.owner_id) == owner_id)
+            .where(col(GrantRow.revoked).is_(False))
+            .values(revoked=True, revoke_us=to_us(revoke_time))
+        )
+        return int(result.rowcount) == 1
+
+    def grants_for(self, owner_id: str, requester_id: str) -> list[Grant]:
+        query = select(GrantRow).where(
+            col(GrantRow.owner_id) == owner_id,
+            col(GrantRow.revoked).is_(False),
+            or_(col(GrantRow.grantee_id) == requester_id, col(GrantRow.audience).is_not(None)),
+        )
+        return [_grant(r) for r in self.session.exec(query)]
+
+    def upsert_edge(self, edge: Edge, *, present: bool) -> bool:
+        self._serialise(f"edge:{edge.from_id}:{edge.to_id}")
+        row = self.session.get(RelationshipRow, (edge.from_id, edge.to_id))
+        if row is not None and row.version >= edge.version:
+            return False
+        if row is None:
+            row = RelationshipRow(from_id=edge.from_id, to_id=edge.to_id, version=edge.version, present=present)
+        row.version = edge.version
+        row.present = present
+        self.session.add(row)
+        self.session.flush()
+        return True
+
+    def has_edge(self, from_id: str, to_id: str) -> bool:
+        row = self.session.get(RelationshipRow, (from_id, to_id))
+        return row is not None and row.present
+
+    def list_edges(self, subject_id: str, *, after: tuple[str, str], limit: int) -> list[Edge]:
+        query = (
+            select(RelationshipRow)
+            .where(col(RelationshipRow.present).is_(True))
+            .where(or_(col(RelationshipRow.from_id) == subject_id, col(RelationshipRow.to_id) == subject_id))
+            .where(
+                or_(
+                    col(RelationshipRow.from_id) > after[0],
+                    (col(RelationshipRow.from_id) == after[0]) & (col(RelationshipRow.to_id) > after[1]),
+                )
+            )
+            .order_by(col(RelationshipRow.from_id), col(RelationshipRow.to_id))
+            .limit(limit)
+        )
+        return [Edge(r.from_id, r.to_id, r.version) for r in self.session.exec(query)]
+
+    def add_revocation(self, grant: str, owner_id: str, revoke_time: datetime) -> int:
+        # Cursors are taken under a lock held to commit, so a feed reader that has seen cursor n
+        # can never later find a smaller cursor appear (sequences would allow that).
+        self._serialise("consent_revocations")
+        top = self.session.exec(select(func.max(RevocationRow.cursor))).one()
+        cursor = int(top or 0) + 1
+        self.session.add(
+            RevocationRow(cursor=cursor, grant_name=grant, owner_id=owner_id, revoke_us=to_us(revoke_time))
+        )
+        self.session.flush()
+        return cursor
+
+    def list_revocations(self, *, since_cursor: int, limit: int) -> list[RevocationEntry]:
+        query = (
+            select(RevocationRow)
+            .where(col(RevocationRow.cursor) > since_cursor)
+            .order_by(col(RevocationRow.cursor))
+            .limit(limit)
+        )
+        rows = self.session.exec(query)
+        return [RevocationEntry(r.cursor, r.grant_name, r.owner_id, from_us(r.revoke_us)) for r in rows]
+
+
+def _grant(row: GrantRow) -> Grant:
+    return Grant(
+        grant_id=row.grant_id, owner_id=row.owner_id, grantee_id=row.grantee_id,
+        audience=Audience(row.audience) if row.audience else None, start_time=from_us(row.start_us),
+        end_time=from_us(row.end_us) if row.end_us is not None else None, create_time=from_us(row.create_us),
+        revoked=row.revoked, revoke_time=from_us(row.revoke_us) if row.revoke_us is not None else None,
+    )
 
 
 def _audit_event(row: Any) -> AuditEvent:

@@ -84,3 +84,61 @@ class AuditCheckpointRow(SQLModel, table=True):
     key_id: str = Field(sa_column=Column(String(64), nullable=False))
     signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     signed_body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class CameoPolicyRow(SQLModel, table=True):
+    __tablename__ = "consent_policies"
+
+    owner_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    audience: str = Field(sa_column=Column(String(16), nullable=False))
+    refused_categories: str = Field(sa_column=Column(String(256), nullable=False))
+    instructions: str = Field(sa_column=Column(Text, nullable=False))
+    public_figure: bool = Field(default=False, nullable=False)
+    update_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    version: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class BlockRow(SQLModel, table=True):
+    __tablename__ = "consent_blocks"
+
+    owner_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    blocked_id: str = Field(sa_column=Column(String(64), primary_key=True))
+
+
+class GrantRow(SQLModel, table=True):
+    __tablename__ = "consent_grants"
+    __table_args__ = (
+        Index("ix_consent_grants_owner", "owner_id", "grant_id"),
+        Index("ix_consent_grants_grantee", "owner_id", "grantee_id"),
+    )
+
+    grant_id: str = Field(sa_column=Column(String(32), primary_key=True))
+    owner_id: str = Field(sa_column=Column(String(64), nullable=False))
+    grantee_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    audience: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
+    start_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    end_us: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    create_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    revoked: bool = Field(default=False, nullable=False)
+    revoke_us: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class RelationshipRow(SQLModel, table=True):
+    """A directed friendship edge; deletes leave a tombstone so late upserts stay stale."""
+
+    __tablename__ = "relationships"
+    __table_args__ = (Index("ix_relationships_to", "to_id", "from_id"),)
+
+    from_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    to_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    version: int = Field(sa_column=Column(BigInteger, nullable=False))
+    present: bool = Field(default=True, nullable=False)
+
+
+class RevocationRow(SQLModel, table=True):
+    __tablename__ = "consent_revocations"
+
+    cursor: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    grant_name: str = Field(sa_column=Column(String(160), nullable=False))
+    owner_id: str = Field(sa_column=Column(String(64), nullable=False))
+    revoke_us: int = Field(sa_column=Column(BigInteger, nullable=False))

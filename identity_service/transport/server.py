@@ -15,9 +15,9 @@ from grpc_reflection.v1alpha import reflection
 from identity_service.settings import Settings
 from identity_service.transport.audit_handlers import AuditHandlers
 from identity_service.transport.auth import CallerRegistry
+from identity_service.transport.consent_handlers import ConsentHandlers
 from identity_service.transport.identity_handlers import IdentityHandlers
 from identity_service.transport.interceptor import AuthFailureRecorder, ServiceInterceptor
-from identity_service.transport.unimplemented import unimplemented_servicer
 from identity_service.wiring import App
 from likeness.audit.v1 import audit_service_pb2, audit_service_pb2_grpc
 from likeness.consent.v1 import consent_service_pb2, consent_service_pb2_grpc
@@ -69,12 +69,7 @@ def create_server(
         IdentityHandlers(app.enrollments, settings), server
     )
     consent_service_pb2_grpc.add_ConsentServiceServicer_to_server(
-        unimplemented_servicer(
-            consent_service_pb2_grpc.ConsentServiceServicer,
-            consent_service_pb2.DESCRIPTOR.services_by_name["ConsentService"],
-            "issue 6: cameo policies and grants",
-        ),
-        server,
+        ConsentHandlers(app.consent, app.keyring, settings), server
     )
     audit_service_pb2_grpc.add_AuditServiceServicer_to_server(AuditHandlers(app.store, app.audit, settings), server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)

@@ -50,7 +50,6 @@ class DenyReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DENY_REASON_NOT_APPROVED: _ClassVar[DenyReason]
     DENY_REASON_PUBLIC_FIGURE_NEEDS_APPROVAL: _ClassVar[DenyReason]
     DENY_REASON_CATEGORY_REFUSED: _ClassVar[DenyReason]
-    DENY_REASON_OWNER_NOT_ENROLLED: _ClassVar[DenyReason]
 AUDIENCE_UNSPECIFIED: Audience
 AUDIENCE_NOBODY: Audience
 AUDIENCE_FRIENDS: Audience
@@ -77,7 +76,6 @@ DENY_REASON_NOT_FRIENDS: DenyReason
 DENY_REASON_NOT_APPROVED: DenyReason
 DENY_REASON_PUBLIC_FIGURE_NEEDS_APPROVAL: DenyReason
 DENY_REASON_CATEGORY_REFUSED: DenyReason
-DENY_REASON_OWNER_NOT_ENROLLED: DenyReason
 
 class CameoPolicy(_message.Message):
     __slots__ = ("owner_id", "audience", "blocked_ids", "refused_categories", "instructions", "public_figure", "update_time", "etag")

@@ -1,0 +1,81 @@
+"""What the consent domain needs from storage and the audit log (implemented elsewhere)."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from consent.model import CameoPolicy, Grant, GrantState
+from identity_service.audit.model import Actor
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    from_id: str
+    to_id: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class RevocationEntry:
+    cursor: int
+    grant: str  # empty: every token of owner_id issued up to revoke_time
+    owner_id: str
+    revoke_time: datetime
+
+
+class ConsentTx(Protocol):
+    def get_policy(self, owner_id: str) -> CameoPolicy | None: ...
+
+    def put_policy(self, policy: CameoPolicy) -> None:
+        """Insert or replace, block list included; policy.version is stored as given."""
+        ...
+
+    def get_blocked(self, owner_id: str) -> frozenset[str]: ...
+
+    def add_grant(self, grant: Grant) -> None: ...
+
+    def get_grant(self, owner_id: str, grant_id: str) -> Grant | None: ...
+
+    def list_grants(
+        self, owner_id: str, *, state: GrantState | None, now: datetime, after_grant_id: str, limit: int
+    ) -> list[Grant]: ...
+
+    def set_grant_revoked(self, owner_id: str, grant_id: str, revoke_time: datetime) -> bool:
+        """Mark revoked if not already; False if it was."""
+        ...
+
+    def grants_for(self, owner_id: str, requester_id: str) -> list[Grant]:
+        """The owner's unrevoked grants to the requester or to any audience."""
+        ...
+
+    def upsert_edge(self, edge: Edge, *, present: bool) -> bool:
+        """Apply if edge.version is newer than what is stored; False if stale."""
+        ...
+
+    def has_edge(self, from_id: str, to_id: str) -> bool: ...
+
+    def list_edges(self, subject_id: str, *, after: tuple[str, str], limit: int) -> list[Edge]: ...
+
+    def add_revocation(self, grant: str, owner_id: str, revoke_time: datetime) -> int:
+        """Append to the revocation feed; cursors are assigned in commit order."""
+        ...
+
+    def list_revocations(self, *, since_cursor: int, limit: int) -> list[RevocationEntry]: ...
+
+
+class ConsentStore(Protocol):
+    def write(self) -> AbstractContextManager[ConsentTx]: ...
+
+    def read(self) -> AbstractContextManager[ConsentTx]: ...
+
+
+class ConsentAuditor(Protocol):
+    """Appends an audit event in the given transaction."""
+
+    def __call__(
+        self, tx: ConsentTx, actor: Actor, *, action: str, outcome: str, subject_id: str, reason: str = "",
+        details: dict[str, str] | None = None,
+    ) -> None: ...

@@ -1,0 +1,225 @@
+"""Consent operations: policies, grants, relationship sync, permission checks, revocation feed.
+
+Every check reads current state from storage (no cache), so a revocation committed on any
+replica is seen by the very next check everywhere.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import structlog
+
+from consent.decision import decide
+from consent.model import (
+    Audience,
+    CameoPolicy,
+    ContentCategory,
+    Decision,
+    Grant,
+    GrantState,
+    PermissionFacts,
+    PermissionResult,
+)
+from consent.ports import ConsentAuditor, ConsentStore, ConsentTx, Edge, RevocationEntry
+from consent.tokens import Signer, issue_use_token, new_claims
+from identity_service.audit.model import Actor
+from identity_service.clock import Clock, utc_now
+from identity_service.errors import FieldInvalid, GrantNotActive, GrantNotFound, PolicyConflict
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOutcome:
+    result: PermissionResult
+    token: str = ""
+    token_id: str = ""
+    expire_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeChange:
+    edge: Edge
+    present: bool
+
+
+def narrows(old: CameoPolicy, new: CameoPolicy) -> bool:
+    """Would a token issued under ``old`` allow something ``new`` does not?"""
+    return bool(
+        new.blocked_ids - old.blocked_ids
+        or new.refused_categories - old.refused_categories
+        or (new.public_figure and not old.public_figure)
+        or new.instructions != old.instructions
+        or (new.audience != old.audience and new.audience != Audience.PUBLIC and old.audience != Audience.NOBODY)
+    )
+
+
+class ConsentService:
+    def __init__(
+        self, store: ConsentStore, audit: ConsentAuditor, signer: Signer, *, issuer: str, token_ttl_seconds: int,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._store = store
+        self._audit = audit
+        self._signer = signer
+        self._issuer = issuer
+        self._ttl = token_ttl_seconds
+        self._clock = clock
+
+    # --- policies ---------------------------------------------------------------------------
+
+    def get_policy(self, owner_id: str) -> CameoPolicy:
+        with self._store.read() as tx:
+            return tx.get_policy(owner_id) or CameoPolicy.default(owner_id)
+
+    def update_policy(self, policy: CameoPolicy, *, etag: str, actor: Actor) -> CameoPolicy:
+        """Replace the owner's policy. A non-empty etag must match the stored version. A change
+        that narrows what was allowed voids the owner's outstanding tokens (revocation feed)."""
+        if policy.owner_id in policy.blocked_ids:
+            raise FieldInvalid("policy.blocked_ids", "an owner cannot block themselves")
+        now = self._clock()
+        with self._store.write() as tx:
+            old = tx.get_policy(policy.owner_id) or CameoPolicy.default(policy.owner_id)
+            if etag and etag != str(old.version):
+                raise PolicyConflict(policy.owner_id)
+            new = replace(policy, version=old.version + 1, update_time=now)
+            tx.put_policy(new)
+            narrowed = narrows(old, new)
+            if narrowed:
+                tx.add_revocation("", new.owner_id, now)
+            self._audit(
+                tx, actor, action="consent.policy.update", outcome="success", subject_id=new.owner_id,
+                details={"audience": new.audience.value, "blocked": str(len(new.blocked_ids)),
+                         "refused": ",".join(sorted(c.value for c in new.refused_categories)),
+                         "public_figure": str(new.public_figure).lower(), "narrowed": str(narrowed).lower()},
+            )
+        return new
+
+    # --- grants -----------------------------------------------------------------------------
+
+    def create_grant(
+        self, owner_id: str, *, grantee_id: str | None, audience: Audience | None, start_time: datetime | None,
+        end_time: datetime | None, actor: Actor,
+    ) -> Grant:
+        now = self._clock()
+        if (grantee_id is None) == (audience is None):
+            raise FieldInvalid("grant.target", "set exactly one of grantee_id and audience")
+        if audience is not None and audience not in (Audience.FRIENDS, Audience.PUBLIC):
+            raise FieldInvalid("grant.audience", "an audience grant is for FRIENDS or PUBLIC")
+        if grantee_id == owner_id:
+            raise FieldInvalid("grant.grantee_id", "an owner needs no grant for themselves")
+        start = start_time or now
+        if end_time is not None and (end_time <= start or end_time <= now):
+            raise FieldInvalid("grant.end_time", "must be after start_time and in the future")
+        grant = Grant(
+            grant_id=secrets.token_hex(8), owner_id=owner_id, grantee_id=grantee_id, audience=audience,
+            start_time=start, end_time=end_time, create_time=now,
+        )
+        with self._store.write() as tx:
+            tx.add_grant(grant)
+            self._audit(
+                tx, actor, action="consent.grant.create", outcome="success", subject_id=owner_id,
+                details={"grant": grant.name, "grantee": grantee_id or "",
+                         "audience": audience.value if audience else ""},
+            )
+        return grant
+
+    def get_grant(self, owner_id: str, grant_id: str) -> Grant:
+        with self._store.read() as tx:
+            grant = tx.get_grant(owner_id, grant_id)
+        if grant is None:
+            raise GrantNotFound(f"subjects/{owner_id}/grants/{grant_id}")
+        return grant
+
+    def list_grants(
+        self, owner_id: str, *, state: GrantState | None, after_grant_id: str, limit: int
+    ) -> list[Grant]:
+        with self._store.read() as tx:
+            return tx.list_grants(owner_id, state=state, now=self._clock(), after_grant_id=after_grant_id, limit=limit)
+
+    def revoke_grant(self, owner_id: str, grant_id: str, *, actor: Actor) -> Grant:
+        now = self._clock()
+        with self._store.write() as tx:
+            grant = tx.get_grant(owner_id, grant_id)
+            if grant is None:
+                raise GrantNotFound(f"subjects/{owner_id}/grants/{grant_id}")
+            state = grant.state(now)
+            if state != GrantState.ACTIVE:
+                raise GrantNotActive(grant.name, state.value)
+            tx.set_grant_revoked(owner_id, grant_id, now)
+            tx.add_revocation(grant.name, owner_id, now)
+            self._audit(tx, actor, action="consent.grant.revoke", outcome="success", subject_id=owner_id,
+                        details={"grant": grant.name})
+        log.info("grant_revoked", owner_id=owner_id, grant=grant.name)
+        return replace(grant, revoked=True, revoke_time=now)
+
+    # --- relationships ----------------------------------------------------------------------
+
+    def sync_relationships(self, changes: Sequence[EdgeChange]) -> tuple[int, int]:
+        """Apply versioned upserts and deletes in one transaction; returns (applied, stale)."""
+        applied = stale = 0
+        with self._store.write() as tx:
+            for change in changes:
+                if tx.upsert_edge(change.edge, present=change.present):
+                    applied += 1
+                else:
+                    stale += 1
+        return applied, stale
+
+    def list_relationships(self, subject_id: str, *, after: tuple[str, str], limit: int) -> list[Edge]:
+        with self._store.read() as tx:
+            return tx.list_edges(subject_id, after=after, limit=limit)
+
+    # --- the check --------------------------------------------------------------------------
+
+    def check(
+        self, owner_id: str, requester_id: str, *, purpose: str, categories: Iterable[ContentCategory],
+        audience: str, actor: Actor,
+    ) -> CheckOutcome:
+        """Decide from current state; on ALLOW, sign a use token for ``audience`` (the caller)."""
+        wanted = frozenset(categories)
+        now = self._clock()
+        with self._store.read() as tx:
+            facts = _facts(tx, owner_id, requester_id)
+        result = decide(owner_id, requester_id, wanted, facts, now)
+        outcome = CheckOutcome(result)
+        if result.decision == Decision.ALLOW:
+            claims = new_claims(
+                issuer=self._issuer, audience=audience, owner=owner_id, requester=requester_id,
+                ttl_seconds=self._ttl, grant=result.grant.name if result.grant else "", purpose=purpose,
+                categories=[c.value for c in wanted], refused=[c.value for c in result.refused_categories],
+                instructions=result.instructions, now=now.timestamp(),
+            )
+            outcome = CheckOutcome(
+                result, issue_use_token(self._signer, claims), claims.jti,
+                datetime.fromtimestamp(claims.exp, tz=now.tzinfo),
+            )
+        with self._store.write() as tx:
+            self._audit(
+                tx, actor, action="consent.permission.check", outcome=result.decision.value, subject_id=owner_id,
+                reason=result.deny_reason.value if result.deny_reason else "",
+                details={"requester": requester_id, "purpose": purpose[:200],
+                         "categories": ",".join(sorted(c.value for c in wanted)),
+                         "token_id": outcome.token_id, "grant": result.grant.name if result.grant else ""},
+            )
+        return outcome
+
+    # --- revocation feed --------------------------------------------------------------------
+
+    def list_revocations(self, since_cursor: int, limit: int) -> list[RevocationEntry]:
+        with self._store.read() as tx:
+            return tx.list_revocations(since_cursor=since_cursor, limit=limit)
+
+
+def _facts(tx: ConsentTx, owner_id: str, requester_id: str) -> PermissionFacts:
+    policy = tx.get_policy(owner_id) or CameoPolicy.default(owner_id)
+    return PermissionFacts(
+        policy=policy,
+        owner_follows_requester=tx.has_edge(owner_id, requester_id),
+        requester_follows_owner=tx.has_edge(requester_id, owner_id),
+        grants=tuple(tx.grants_for(owner_id, requester_id)),
+    )
