@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from consent.model import CameoPolicy, Grant, GrantState
+from consent.model import CameoPolicy, Grant, GrantState, PermissionFacts
 from identity_service.audit.model import Actor
 
 
@@ -34,6 +34,10 @@ class ConsentTx(Protocol):
         ...
 
     def get_blocked(self, owner_id: str) -> frozenset[str]: ...
+
+    def permission_facts(self, owner_id: str, requester_id: str) -> PermissionFacts:
+        """What decide() needs; policy.blocked_ids holds the requester alone if blocked."""
+        ...
 
     def add_grant(self, grant: Grant) -> None: ...
 
@@ -73,9 +77,10 @@ class ConsentStore(Protocol):
 
 
 class ConsentAuditor(Protocol):
-    """Appends an audit event in the given transaction."""
+    """Appends an audit event in the given transaction; with tx None, in a group-committed
+    transaction of its own, returning once the event is durable."""
 
     def __call__(
-        self, tx: ConsentTx, actor: Actor, *, action: str, outcome: str, subject_id: str, reason: str = "",
+        self, tx: ConsentTx | None, actor: Actor, *, action: str, outcome: str, subject_id: str, reason: str = "",
         details: dict[str, str] | None = None,
     ) -> None: ...

@@ -21,10 +21,9 @@ from consent.model import (
     Decision,
     Grant,
     GrantState,
-    PermissionFacts,
     PermissionResult,
 )
-from consent.ports import ConsentAuditor, ConsentStore, ConsentTx, Edge, RevocationEntry
+from consent.ports import ConsentAuditor, ConsentStore, Edge, RevocationEntry
 from consent.tokens import Signer, issue_use_token, new_claims
 from identity_service.audit.model import Actor
 from identity_service.clock import Clock, utc_now
@@ -184,7 +183,7 @@ class ConsentService:
         wanted = frozenset(categories)
         now = self._clock()
         with self._store.read() as tx:
-            facts = _facts(tx, owner_id, requester_id)
+            facts = tx.permission_facts(owner_id, requester_id)
         result = decide(owner_id, requester_id, wanted, facts, now)
         outcome = CheckOutcome(result)
         if result.decision == Decision.ALLOW:
@@ -198,14 +197,15 @@ class ConsentService:
                 result, issue_use_token(self._signer, claims), claims.jti,
                 datetime.fromtimestamp(claims.exp, tz=now.tzinfo),
             )
-        with self._store.write() as tx:
-            self._audit(
-                tx, actor, action="consent.permission.check", outcome=result.decision.value, subject_id=owner_id,
-                reason=result.deny_reason.value if result.deny_reason else "",
-                details={"requester": requester_id, "purpose": purpose[:200],
-                         "categories": ",".join(sorted(c.value for c in wanted)),
-                         "token_id": outcome.token_id, "grant": result.grant.name if result.grant else ""},
-            )
+        # Checks are the hot path: their audit events are group-committed, and the token is
+        # returned only once its event is durable.
+        self._audit(
+            None, actor, action="consent.permission.check", outcome=result.decision.value, subject_id=owner_id,
+            reason=result.deny_reason.value if result.deny_reason else "",
+            details={"requester": requester_id, "purpose": purpose[:200],
+                     "categories": ",".join(sorted(c.value for c in wanted)),
+                     "token_id": outcome.token_id, "grant": result.grant.name if result.grant else ""},
+        )
         return outcome
 
     # --- revocation feed --------------------------------------------------------------------
@@ -214,12 +214,3 @@ class ConsentService:
         with self._store.read() as tx:
             return tx.list_revocations(since_cursor=since_cursor, limit=limit)
 
-
-def _facts(tx: ConsentTx, owner_id: str, requester_id: str) -> PermissionFacts:
-    policy = tx.get_policy(owner_id) or CameoPolicy.default(owner_id)
-    return PermissionFacts(
-        policy=policy,
-        owner_follows_requester=tx.has_edge(owner_id, requester_id),
-        requester_follows_owner=tx.has_edge(requester_id, owner_id),
-        grants=tuple(tx.grants_for(owner_id, requester_id)),
-    )

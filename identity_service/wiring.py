@@ -33,12 +33,13 @@ class App:
     consent: ConsentService
 
     def close(self) -> None:
+        self.audit.close()
         self.store.close()
 
     def record_auth_failure(self, *, method: str, caller: str, reason: str, request_id: str, peer: str) -> None:
         """Audit a refused caller. Never masks the refusal: a failure to record is logged."""
         try:
-            self.audit.record_now(
+            self.audit.record_committed(
                 AuditDraft(
                     actor_type=ActorType.SERVICE, actor_id=caller or "unknown", action="auth.caller.refused",
                     outcome=Outcome.DENY, reason=reason, request_id=request_id,
@@ -67,12 +68,15 @@ def build_app(settings: Settings, *, store: Store | None = None, migrate_now: bo
     audit = AuditLog(sql, keyring, checkpoint_every=settings.audit_checkpoint_every)
 
     def consent_auditor(
-        tx: ConsentTx, actor: Actor, *, action: str, outcome: str, subject_id: str, reason: str = "",
+        tx: ConsentTx | None, actor: Actor, *, action: str, outcome: str, subject_id: str, reason: str = "",
         details: dict[str, str] | None = None,
     ) -> None:
-        # The SQL transaction behind ConsentTx is the same object the audit log appends through.
-        audit.record(tx, actor.draft(action, Outcome(outcome), subject_id=subject_id, reason=reason,  # type: ignore[arg-type]
-                                     details=details))
+        draft = actor.draft(action, Outcome(outcome), subject_id=subject_id, reason=reason, details=details)
+        if tx is None:
+            audit.record_committed(draft)
+        else:
+            # The SQL transaction behind ConsentTx is the same object the audit log appends through.
+            audit.record(tx, draft)  # type: ignore[arg-type]
 
     return App(
         settings=settings,

@@ -8,8 +8,9 @@ replicas share one sequence and never fork the tree.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 from cryptography.exceptions import InvalidSignature
@@ -24,21 +25,86 @@ from identity_service.audit.model import (
     checkpoint_body,
 )
 from identity_service.clock import Clock, utc_now
-from identity_service.errors import CheckpointNotFound, TreeSizeInvalid
+from identity_service.errors import CheckpointNotFound, StorageUnavailable, TreeSizeInvalid
 from identity_service.signing import Keyring
 from identity_service.storage.base import AuditTx, Store
 
 log = structlog.get_logger(__name__)
 
 
+@dataclass(slots=True)
+class _Pending:
+    draft: AuditDraft
+    done: threading.Event = field(default_factory=threading.Event)
+    event: AuditEvent | None = None
+    error: BaseException | None = None
+
+
 class AuditLog:
     """The application's handle on the audit log."""
+
+    # Most drafts one group commit writes; more wait for the next transaction.
+    MAX_GROUP = 512
+    COMMIT_TIMEOUT_S = 30.0
 
     def __init__(self, store: Store, keyring: Keyring, *, checkpoint_every: int, clock: Clock = utc_now) -> None:
         self._store = store
         self._keyring = keyring
         self._every = checkpoint_every
         self._clock = clock
+        self._queue: list[_Pending] = []
+        self._wakeup = threading.Condition()
+        self._writer: threading.Thread | None = None
+        self._closed = False
+
+    def record_committed(self, draft: AuditDraft) -> AuditEvent:
+        """Append one event in a shared, group-committed transaction and return once it is
+        durable. Many concurrent callers cost one transaction, not one each."""
+        pending = _Pending(draft)
+        with self._wakeup:
+            if self._closed:
+                raise StorageUnavailable()
+            self._queue.append(pending)
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_groups, name="audit-group-commit", daemon=True)
+                self._writer.start()
+            self._wakeup.notify()
+        if not pending.done.wait(self.COMMIT_TIMEOUT_S):
+            raise StorageUnavailable()
+        if pending.error is not None:
+            raise pending.error
+        assert pending.event is not None
+        return pending.event
+
+    def _write_groups(self) -> None:
+        while True:
+            with self._wakeup:
+                while not self._queue and not self._closed:
+                    self._wakeup.wait()
+                if not self._queue:
+                    return
+                group, self._queue = self._queue[: self.MAX_GROUP], self._queue[self.MAX_GROUP :]
+            try:
+                with self._store.write() as tx:
+                    events = self.record_many(tx, [p.draft for p in group])
+                for item, event in zip(group, events, strict=True):
+                    item.event = event
+            except BaseException as exc:  # every waiter learns of the failure; none is left hanging
+                log.error("audit_group_commit_failed", events=len(group), error=type(exc).__name__)
+                for item in group:
+                    item.error = exc
+            finally:
+                for item in group:
+                    item.done.set()
+
+    def close(self) -> None:
+        """Write what is queued, then stop the group-commit thread."""
+        with self._wakeup:
+            self._closed = True
+            self._wakeup.notify()
+            writer = self._writer
+        if writer is not None:
+            writer.join(self.COMMIT_TIMEOUT_S)
 
     def record(self, tx: AuditTx, draft: AuditDraft) -> AuditEvent:
         """Append one event in ``tx``; signs a checkpoint every ``checkpoint_every`` events."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
@@ -15,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, col, select, text
 
-from consent.model import Audience, CameoPolicy, ContentCategory, Grant, GrantState
+from consent.model import Audience, CameoPolicy, ContentCategory, Grant, GrantState, PermissionFacts
 from consent.ports import Edge, RevocationEntry
 from identity_service.audit.merkle import pack_frontier, unpack_frontier
 from identity_service.audit.model import ActorType, AuditEvent, Checkpoint, Outcome
@@ -283,6 +284,24 @@ class SqlTx:
             self.session.add(BlockRow(owner_id=policy.owner_id, blocked_id=blocked))
         self.session.flush()
 
+    def permission_facts(self, owner_id: str, requester_id: str) -> PermissionFacts:
+        conn = self.session.connection()
+        row = conn.execute(_FACTS_SQL, {"owner": owner_id, "requester": requester_id}).one()
+        if row.audience is None:
+            policy = CameoPolicy.default(owner_id)
+        else:
+            policy = CameoPolicy(
+                owner_id=owner_id, audience=Audience(row.audience),
+                blocked_ids=frozenset({requester_id}) if row.blocked else frozenset(),
+                refused_categories=frozenset(ContentCategory(c) for c in row.refused_categories.split(",") if c),
+                instructions=row.instructions, public_figure=bool(row.public_figure),
+                update_time=from_us(row.update_us), version=row.version,
+            )
+        grants: tuple[Grant, ...] = ()
+        if policy.audience != Audience.NOBODY and row.grant_count:
+            grants = tuple(self.grants_for(owner_id, requester_id))
+        return PermissionFacts(policy, bool(row.owner_edge), bool(row.requester_edge), grants)
+
     def get_blocked(self, owner_id: str) -> frozenset[str]:
         query = select(BlockRow.blocked_id).where(col(BlockRow.owner_id) == owner_id)
         return frozenset(self.session.exec(query))
@@ -390,6 +409,24 @@ class SqlTx:
         return [RevocationEntry(r.cursor, r.grant_name, r.owner_id, from_us(r.revoke_us)) for r in rows]
 
 
+# One round trip for everything a permission check needs except the (rare) grants themselves.
+# The block list is probed for this requester only: an owner may block thousands.
+_FACTS_SQL = text(
+    """
+    SELECT p.audience, p.refused_categories, p.instructions, p.public_figure, p.update_us, p.version,
+      EXISTS (SELECT 1 FROM consent_blocks b WHERE b.owner_id = :owner AND b.blocked_id = :requester) AS blocked,
+      EXISTS (SELECT 1 FROM relationships r WHERE r.from_id = :owner AND r.to_id = :requester AND r.present)
+        AS owner_edge,
+      EXISTS (SELECT 1 FROM relationships r WHERE r.from_id = :requester AND r.to_id = :owner AND r.present)
+        AS requester_edge,
+      (SELECT COUNT(*) FROM consent_grants g WHERE g.owner_id = :owner AND NOT g.revoked
+         AND (g.grantee_id = :requester OR g.audience IS NOT NULL)) AS grant_count
+    FROM (SELECT 1 AS one) AS anchor
+    LEFT JOIN consent_policies p ON p.owner_id = :owner
+    """
+)
+
+
 def _grant(row: GrantRow) -> Grant:
     return Grant(
         grant_id=row.grant_id, owner_id=row.owner_id, grantee_id=row.grantee_id,
@@ -448,6 +485,9 @@ class SqlStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._readonly_engine = engine.execution_options(**{READONLY: True})
+        # SQLite has one writer at a time; queueing writers of this process on a lock is fairer
+        # and far faster than letting them spin in SQLite's sleeping busy handler.
+        self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
 
     @classmethod
     def from_url(cls, url: str) -> SqlStore:
@@ -469,7 +509,15 @@ class SqlStore:
             raise
 
     def write(self) -> AbstractContextManager[SqlTx]:
-        return self._transaction(self.engine)
+        if self._write_lock is None:
+            return self._transaction(self.engine)
+        return self._locked_write()
+
+    @contextmanager
+    def _locked_write(self) -> Iterator[SqlTx]:
+        assert self._write_lock is not None
+        with self._write_lock, self._transaction(self.engine) as tx:
+            yield tx
 
     def read(self) -> AbstractContextManager[SqlTx]:
         return self._transaction(self._readonly_engine)
