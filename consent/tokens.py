@@ -183,6 +183,23 @@ class RevocationList:
         return before is not None and claims.iat <= before
 
 
+_HEADER_CACHE: dict[str, str] = {}
+
+
+def _check_header(header_b64: str) -> str:
+    """Validate an encoded header; returns its kid."""
+    header = _json_object(_unb64(header_b64))
+    if set(header) != {"alg", "kid", "typ"}:
+        raise TokenRejected(TokenProblem.BAD_HEADER, "header must hold exactly alg, kid, typ")
+    if header["alg"] != ALGORITHM:
+        raise TokenRejected(TokenProblem.ALGORITHM_NOT_ALLOWED, f"alg {header['alg']!r}")
+    if header["typ"] != TOKEN_TYPE:
+        raise TokenRejected(TokenProblem.WRONG_TYPE, f"typ {header['typ']!r}")
+    if not isinstance(header["kid"], str):
+        raise TokenRejected(TokenProblem.BAD_HEADER, "kid must be a string")
+    return header["kid"]
+
+
 def verify_use_token(
     token: str,
     keys: Mapping[str, Ed25519PublicKey],
@@ -199,14 +216,12 @@ def verify_use_token(
     if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
         raise TokenRejected(TokenProblem.MALFORMED, "not a compact JWS")
     header_b64, payload_b64, signature_b64 = token.split(".")
-    header = _json_object(_unb64(header_b64))
-    if set(header) != {"alg", "kid", "typ"}:
-        raise TokenRejected(TokenProblem.BAD_HEADER, "header must hold exactly alg, kid, typ")
-    if header["alg"] != ALGORITHM:
-        raise TokenRejected(TokenProblem.ALGORITHM_NOT_ALLOWED, f"alg {header['alg']!r}")
-    if header["typ"] != TOKEN_TYPE:
-        raise TokenRejected(TokenProblem.WRONG_TYPE, f"typ {header['typ']!r}")
-    key = keys.get(header["kid"]) if isinstance(header["kid"], str) else None
+    kid = _HEADER_CACHE.get(header_b64)
+    if kid is None:
+        kid = _check_header(header_b64)
+        if len(_HEADER_CACHE) < 256:  # valid headers only; a handful per key in practice
+            _HEADER_CACHE[header_b64] = kid
+    key = keys.get(kid)
     if key is None:
         raise TokenRejected(TokenProblem.UNKNOWN_KEY, "kid not in the trusted key set")
     signature = _unb64(signature_b64)
