@@ -6,6 +6,8 @@ import base64
 import hashlib
 import json
 import re
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from identity_service.errors import FieldInvalid, FieldMissing, PageTokenInvalid
 
@@ -56,3 +58,16 @@ def decode_page_token(token: str, filters: dict[str, object]) -> str | int | Non
     if fingerprint != _fingerprint(filters) or not isinstance(after, str | int):
         raise PageTokenInvalid()
     return after
+
+
+T = TypeVar("T")
+
+
+def page_of(
+    rows: Sequence[T], size: int, key: Callable[[T], str | int], filters: dict[str, object]
+) -> tuple[list[T], str]:
+    """Trim rows fetched with limit ``size + 1`` to a page, and the token for the next page
+    ('' on the last page)."""
+    page = list(rows[:size])
+    more = len(rows) > size
+    return page, encode_page_token(key(page[-1]), filters) if more and page else ""

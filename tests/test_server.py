@@ -323,3 +323,15 @@ def test_audit_service_is_reachable_for_auditors_only(running: RunningServer) ->
     with pytest.raises(grpc.RpcError) as err:
         stub.ListEvents(audit_pb.ListEventsRequest(), metadata=running.metadata("generator"), timeout=5)
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_python_client_helpers_unpack_error_info(running: RunningServer) -> None:
+    from identity_service.client import bearer, error_details
+
+    stub = identity(running)
+    with pytest.raises(grpc.RpcError) as err:
+        stub.GetEnrollment(pb.GetEnrollmentRequest(subject_id="ghost"), metadata=bearer("test-token-app"), timeout=5)
+    details = error_details(err.value)
+    assert (details.code, details.reason, details.metadata) == (
+        grpc.StatusCode.NOT_FOUND, "ERROR_REASON_ENROLLMENT_NOT_FOUND", {"subject_id": "ghost"})
+    assert "ghost" in details.message

@@ -7,7 +7,7 @@ rolls back on any exception, so nothing is half-written. ``store.read()`` is for
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -133,14 +133,3 @@ class Store(Protocol):
 
     def close(self) -> None: ...
 
-
-def iter_pages(store: Store, page_size: int = 500) -> Iterator[EnrollmentRecord]:
-    """Every enrollment, page by page (for CLI exports and index builds)."""
-    after = ""
-    while True:
-        with store.read() as tx:
-            page = tx.list_enrollments(status=None, after_subject_id=after, limit=page_size)
-        yield from page
-        if len(page) < page_size:
-            return
-        after = page[-1].subject_id

@@ -10,7 +10,7 @@ from identity_service.errors import AuditEventNotFound, FieldInvalid
 from identity_service.settings import Settings
 from identity_service.storage.base import AuditFilter, Store
 from identity_service.transport.convert import from_timestamp, timestamp
-from identity_service.validation import decode_page_token, encode_page_token, page_size
+from identity_service.validation import decode_page_token, page_of, page_size
 from likeness.audit.v1 import audit_service_pb2 as pb
 from likeness.audit.v1 import audit_service_pb2_grpc as pb_grpc
 
@@ -72,13 +72,9 @@ class AuditHandlers(pb_grpc.AuditServiceServicer):
         after = decode_page_token(request.page_token, filters)
         size = self._size(request.page_size)
         with self._store.read() as tx:
-            events = tx.list_audit(flt, after_sequence=int(after) if after is not None else None, limit=size + 1)
-        more = len(events) > size
-        events = events[:size]
-        return pb.ListEventsResponse(
-            events=[event_message(e) for e in events],
-            next_page_token=encode_page_token(events[-1].sequence, filters) if more else "",
-        )
+            rows = tx.list_audit(flt, after_sequence=int(after) if after is not None else None, limit=size + 1)
+        events, token = page_of(rows, size, lambda e: e.sequence, filters)
+        return pb.ListEventsResponse(events=[event_message(e) for e in events], next_page_token=token)
 
     def GetEvent(self, request: pb.GetEventRequest, context: grpc.ServicerContext) -> pb.GetEventResponse:
         if request.sequence < 0:
@@ -95,13 +91,9 @@ class AuditHandlers(pb_grpc.AuditServiceServicer):
         after = decode_page_token(request.page_token, {})
         size = self._size(request.page_size)
         with self._store.read() as tx:
-            cps = tx.list_checkpoints(after_size=int(after or 0), limit=size + 1)
-        more = len(cps) > size
-        cps = cps[:size]
-        return pb.ListCheckpointsResponse(
-            checkpoints=[checkpoint_message(c) for c in cps],
-            next_page_token=encode_page_token(cps[-1].tree_size, {}) if more else "",
-        )
+            rows = tx.list_checkpoints(after_size=int(after or 0), limit=size + 1)
+        cps, token = page_of(rows, size, lambda c: c.tree_size, {})
+        return pb.ListCheckpointsResponse(checkpoints=[checkpoint_message(c) for c in cps], next_page_token=token)
 
     def GetLatestCheckpoint(
         self, request: pb.GetLatestCheckpointRequest, context: grpc.ServicerContext

@@ -17,7 +17,7 @@ from identity_service.settings import Settings
 from identity_service.signing import Keyring
 from identity_service.transport.convert import from_timestamp, service_actor, timestamp
 from identity_service.transport.interceptor import current_call
-from identity_service.validation import decode_page_token, encode_page_token, page_size, subject_id
+from identity_service.validation import decode_page_token, page_of, page_size, subject_id
 from likeness.consent.v1 import consent_service_pb2 as pb
 from likeness.consent.v1 import consent_service_pb2_grpc as pb_grpc
 
@@ -161,15 +161,13 @@ class ConsentHandlers(pb_grpc.ConsentServiceServicer):
         filters: dict[str, object] = {"p": owner, "s": request.state}
         after = decode_page_token(request.page_token, filters) or ""
         size = self._size(request.page_size)
-        grants = self._consent.list_grants(
-            owner, state=GRANT_STATE_BY_PROTO.get(request.state), after_grant_id=str(after), limit=size + 1
+        grants, token = page_of(
+            self._consent.list_grants(
+                owner, state=GRANT_STATE_BY_PROTO.get(request.state), after_grant_id=str(after), limit=size + 1
+            ),
+            size, lambda g: g.grant_id, filters,
         )
-        more = len(grants) > size
-        grants = grants[:size]
-        return pb.ListGrantsResponse(
-            grants=[grant_message(g) for g in grants],
-            next_page_token=encode_page_token(grants[-1].grant_id, filters) if more else "",
-        )
+        return pb.ListGrantsResponse(grants=[grant_message(g) for g in grants], next_page_token=token)
 
     def RevokeGrant(self, request: pb.RevokeGrantRequest, context: grpc.ServicerContext) -> pb.RevokeGrantResponse:
         owner, grant_id = grant_ref(request.name)
@@ -230,12 +228,13 @@ class ConsentHandlers(pb_grpc.ConsentServiceServicer):
         after = decode_page_token(request.page_token, filters) or ""
         after_pair = tuple(str(after).split("\n", 1)) if after else ("", "")
         size = self._size(request.page_size)
-        edges = self._consent.list_relationships(subject, after=(after_pair[0], after_pair[-1]), limit=size + 1)
-        more = len(edges) > size
-        edges = edges[:size]
+        edges, token = page_of(
+            self._consent.list_relationships(subject, after=(after_pair[0], after_pair[-1]), limit=size + 1),
+            size, lambda e: f"{e.from_id}\n{e.to_id}", filters,
+        )
         return pb.ListRelationshipsResponse(
             relationships=[pb.Relationship(from_id=e.from_id, to_id=e.to_id, version=e.version) for e in edges],
-            next_page_token=encode_page_token(f"{edges[-1].from_id}\n{edges[-1].to_id}", filters) if more else "",
+            next_page_token=token,
         )
 
     def GetPublicKeys(self, request: pb.GetPublicKeysRequest, context: grpc.ServicerContext) -> pb.GetPublicKeysResponse:  # noqa: E501

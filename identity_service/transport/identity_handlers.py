@@ -13,7 +13,7 @@ from identity_service.storage.records import EnrollmentStatus
 from identity_service.transport.convert import service_actor, timestamp
 from identity_service.validation import (
     decode_page_token,
-    encode_page_token,
+    page_of,
     page_size,
     subject_id,
 )
@@ -89,13 +89,11 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
         filters: dict[str, object] = {"state": request.state}
         after = decode_page_token(request.page_token, filters) or ""
         status = STATUS_BY_STATE.get(request.state)
-        views = self._enrollments.list(status=status, after_subject_id=str(after), limit=size + 1)
-        more = len(views) > size
-        views = views[:size]
-        return pb.ListEnrollmentsResponse(
-            enrollments=[enrollment_message(v) for v in views],
-            next_page_token=encode_page_token(views[-1].record.subject_id, filters) if more else "",
+        views, token = page_of(
+            self._enrollments.list(status=status, after_subject_id=str(after), limit=size + 1),
+            size, lambda v: v.record.subject_id, filters,
         )
+        return pb.ListEnrollmentsResponse(enrollments=[enrollment_message(v) for v in views], next_page_token=token)
 
     def VerifyLikeness(
         self, request: pb.VerifyLikenessRequest, context: grpc.ServicerContext
