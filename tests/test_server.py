@@ -310,12 +310,61 @@ def test_graceful_stop_lets_in_flight_calls_finish(tmp_path: Path) -> None:
     app.close()
 
 
-def test_expired_deadline_is_deadline_exceeded(running: RunningServer) -> None:
-    with pytest.raises(grpc.RpcError) as err:
-        identity(running).GetEnrollment(
-            pb.GetEnrollmentRequest(subject_id="a"), metadata=running.metadata(), timeout=0.000001
-        )
-    assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+def test_a_call_past_its_deadline_gets_deadline_exceeded(tmp_path: Path) -> None:
+    settings = test_settings(tmp_path)
+    real = SqlStore.from_url(settings.resolved_database_url())
+    build_app(settings, store=real)  # migrate
+    app = build_app(settings, store=SlowStoreDouble(real, delay=1.0), migrate_now=False)  # type: ignore[arg-type]
+    srv = start_server(app)
+    try:
+        with pytest.raises(grpc.RpcError) as err:
+            identity(srv).GetEnrollment(pb.GetEnrollmentRequest(subject_id="a"), metadata=srv.metadata(), timeout=0.2)
+        assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    finally:
+        srv.server.stop(None).wait()
+        app.close()
+
+
+class ExpiredContextDouble:
+    """Test double: a servicer context whose deadline has already passed."""
+
+    def __init__(self) -> None:
+        self.aborted: grpc.Status | None = None
+
+    def invocation_metadata(self) -> list[tuple[str, str]]:
+        return [("authorization", "Bearer test-token-admin")]
+
+    def send_initial_metadata(self, metadata: object) -> None: ...
+
+    def time_remaining(self) -> float:
+        return 0.0
+
+    def auth_context(self) -> dict[str, list[bytes]]:
+        return {}
+
+    def peer(self) -> str:
+        return "ipv4:127.0.0.1:1"
+
+    def abort_with_status(self, status: grpc.Status) -> None:
+        self.aborted = status
+        raise Exception()  # what grpc's own abort raises
+
+
+def test_the_server_refuses_work_whose_deadline_already_passed() -> None:
+    from identity_service.transport.auth import CallerRegistry
+    from identity_service.transport.interceptor import ServiceInterceptor
+    from tests.conftest import caller_entries
+
+    called: list[object] = []
+    handler = grpc.unary_unary_rpc_method_handler(lambda request, context: called.append(request))
+    details = type("Details", (), {"method": "/likeness.identity.v1.IdentityService/GetEnrollment",
+                                   "invocation_metadata": ()})()
+    wrapped = ServiceInterceptor(CallerRegistry(caller_entries())).intercept_service(lambda _: handler, details)
+    context = ExpiredContextDouble()
+    with pytest.raises(Exception):  # noqa: B017 - grpc's abort exception has no public type
+        wrapped.unary_unary(object(), context)  # type: ignore[union-attr]
+    assert called == []
+    assert context.aborted is not None and context.aborted.code == grpc.StatusCode.DEADLINE_EXCEEDED
 
 
 def test_audit_service_is_reachable_for_auditors_only(running: RunningServer) -> None:
