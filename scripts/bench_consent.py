@@ -24,12 +24,15 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sqlalchemy import create_engine, text
 
 from consent.tokens import RevocationList, keys_from_jwks, verify_use_token
 from identity_service.transport.auth import hash_token
@@ -65,6 +68,24 @@ def start_server(tmp: Path, database_url: str) -> tuple[subprocess.Popen[str], i
             raise SystemExit("server did not start")
         time.sleep(0.1)
     return proc, int(port_file.read_text()), token
+
+
+@contextmanager
+def throwaway_schema(url: str) -> Iterator[str]:
+    """On PostgreSQL, a fresh schema (dropped afterwards) named in the URL's search_path."""
+    if not url.startswith("postgresql"):
+        yield url
+        return
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 def closed_loop(call: Callable[[], Any], concurrency: int, seconds: float) -> dict[str, float]:
@@ -114,8 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--database-url", default="")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        proc, port, token = start_server(Path(tmp), args.database_url)
+    with tempfile.TemporaryDirectory() as tmp, throwaway_schema(args.database_url) as database_url:
+        proc, port, token = start_server(Path(tmp), database_url)
         try:
             channel = grpc.insecure_channel(f"127.0.0.1:{port}")
             md = [("authorization", f"Bearer {token}")]
