@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import queue
 import sqlite3
 import subprocess
+import threading
 from pathlib import Path
 
 from identity_service.audit.log import AuditLog
@@ -84,3 +86,24 @@ def test_signing_key_rotation(tmp_path: Path) -> None:
     assert "private" not in json.dumps(after)
     assert run(tmp_path, "signing-keys", "retire", after[1]["kid"]).returncode == 1  # active
     assert run(tmp_path, "audit", "verify").returncode == 0
+
+
+def test_tail_follow_prints_new_events_as_they_are_appended(tmp_path: Path) -> None:
+    seeded(tmp_path, 3)
+    proc = subprocess.Popen([*CLI, "audit", "tail", "-n", "2", "--follow", "--interval", "0.1", "--json"],
+                            env=env_for(tmp_path, LIKENESS_OPERATOR="ops-jane"), stdout=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    assert proc.stdout is not None
+    stream = proc.stdout
+    threading.Thread(target=lambda: [lines.put(line) for line in stream], daemon=True).start()
+    try:
+        first = [json.loads(lines.get(timeout=30))["sequence"] for _ in range(2)]
+        assert first == [1, 2]
+        app = build_app(test_settings(tmp_path))
+        app.audit.record_now(draft(99, subject="zoe"))
+        app.close()
+        new = json.loads(lines.get(timeout=30))
+        assert (new["sequence"], new["subject_id"]) == (3, "zoe")
+    finally:
+        proc.terminate()
+        proc.wait(10)
