@@ -19,7 +19,7 @@ from identity_service.storage.records import (
     EnrollmentStatus,
     SessionStatus,
 )
-from liveness.challenge import Challenge, HeadTurn, new_challenge
+from liveness.challenge import Challenge, new_challenge
 
 log = structlog.get_logger(__name__)
 
@@ -73,9 +73,7 @@ class EnrollmentService:
         return StartedSession(
             session_id=session.session_id,
             nonce=session.nonce,
-            challenge=Challenge(
-                digits=challenge.digits, head_turns=tuple(HeadTurn(t) for t in session.head_turns)
-            ),
+            challenge=challenge,
             expire_time=session.expire_time,
         )
 

@@ -259,14 +259,7 @@ class SqlTx:
 
     def get_policy(self, owner_id: str) -> CameoPolicy | None:
         row = self.session.get(CameoPolicyRow, owner_id)
-        if row is None:
-            return None
-        return CameoPolicy(
-            owner_id=row.owner_id, audience=Audience(row.audience), blocked_ids=self.get_blocked(owner_id),
-            refused_categories=frozenset(ContentCategory(c) for c in row.refused_categories.split(",") if c),
-            instructions=row.instructions, public_figure=row.public_figure, update_time=from_us(row.update_us),
-            version=row.version,
-        )
+        return None if row is None else _policy(owner_id, row, self.get_blocked(owner_id))
 
     def put_policy(self, policy: CameoPolicy) -> None:
         row = self.session.get(CameoPolicyRow, policy.owner_id) or CameoPolicyRow(
@@ -290,13 +283,7 @@ class SqlTx:
         if row.audience is None:
             policy = CameoPolicy.default(owner_id)
         else:
-            policy = CameoPolicy(
-                owner_id=owner_id, audience=Audience(row.audience),
-                blocked_ids=frozenset({requester_id}) if row.blocked else frozenset(),
-                refused_categories=frozenset(ContentCategory(c) for c in row.refused_categories.split(",") if c),
-                instructions=row.instructions, public_figure=bool(row.public_figure),
-                update_time=from_us(row.update_us), version=row.version,
-            )
+            policy = _policy(owner_id, row, frozenset({requester_id}) if row.blocked else frozenset())
         grants: tuple[Grant, ...] = ()
         if policy.audience != Audience.NOBODY and row.grant_count:
             grants = tuple(self.grants_for(owner_id, requester_id))
@@ -425,6 +412,16 @@ _FACTS_SQL = text(
     LEFT JOIN consent_policies p ON p.owner_id = :owner
     """
 )
+
+
+def _policy(owner_id: str, row: Any, blocked_ids: frozenset[str]) -> CameoPolicy:
+    """A policy from a consent_policies row (ORM or Core; same column names)."""
+    return CameoPolicy(
+        owner_id=owner_id, audience=Audience(row.audience), blocked_ids=blocked_ids,
+        refused_categories=frozenset(ContentCategory(c) for c in row.refused_categories.split(",") if c),
+        instructions=row.instructions, public_figure=bool(row.public_figure), update_time=from_us(row.update_us),
+        version=row.version,
+    )
 
 
 def _grant(row: GrantRow) -> Grant:
