@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import grpc
@@ -165,26 +166,31 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
         finally:
             structlog.contextvars.clear_contextvars()
 
+    @contextmanager
+    def _call(self, method: str, public: bool, context: grpc.ServicerContext) -> Iterator[None]:
+        """Around one call of any shape: authenticate, expose the call context, log, map errors."""
+        started = time.perf_counter()
+        request_id = _request_id(tuple(context.invocation_metadata() or ()))
+        caller: Caller | None = None
+        try:
+            caller = self._begin(method, public, context, request_id)
+            _current[id(context)] = CallContext(caller, request_id)
+            yield
+        except Exception as error:
+            if _is_abort(error):
+                raise
+            self._finish(context, method, request_id, caller, started, error)
+            raise  # unreachable: _finish aborts
+        finally:
+            _current.pop(id(context), None)
+        self._finish(context, method, request_id, caller, started, None)
+
     def _wrap_unary(
         self, behavior: Callable[[Any, grpc.ServicerContext], Any], method: str, public: bool
     ) -> Callable[[Any, grpc.ServicerContext], Any]:
         def handle(request: Any, context: grpc.ServicerContext) -> Any:
-            started = time.perf_counter()
-            request_id = _request_id(tuple(context.invocation_metadata() or ()))
-            caller: Caller | None = None
-            try:
-                caller = self._begin(method, public, context, request_id)
-                _current[id(context)] = CallContext(caller, request_id)
-                response = behavior(request, context)
-            except Exception as error:
-                if _is_abort(error):
-                    raise
-                self._finish(context, method, request_id, caller, started, error)
-                raise  # unreachable: _finish aborts
-            finally:
-                _current.pop(id(context), None)
-            self._finish(context, method, request_id, caller, started, None)
-            return response
+            with self._call(method, public, context):
+                return behavior(request, context)
 
         return handle
 
@@ -193,21 +199,8 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
         public: bool,
     ) -> Callable[[Any, grpc.ServicerContext], Iterator[Any]]:
         def handle(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-            started = time.perf_counter()
-            request_id = _request_id(tuple(context.invocation_metadata() or ()))
-            caller: Caller | None = None
-            try:
-                caller = self._begin(method, public, context, request_id)
-                _current[id(context)] = CallContext(caller, request_id)
+            with self._call(method, public, context):
                 yield from behavior(request, context)
-            except Exception as error:
-                if _is_abort(error):
-                    raise
-                self._finish(context, method, request_id, caller, started, error)
-                raise
-            finally:
-                _current.pop(id(context), None)
-            self._finish(context, method, request_id, caller, started, None)
 
         return handle
 
