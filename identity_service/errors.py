@@ -152,6 +152,48 @@ class PolicyConflict(DomainError):
         )
 
 
+class UserTokenInvalid(DomainError):
+    """An end user's access token is missing, malformed, unsigned by a trusted key or out of date."""
+
+    kind = ErrorKind.UNAUTHENTICATED
+    reason = "ERROR_REASON_USER_TOKEN_INVALID"
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"access token rejected: {problem}", problem=problem)
+
+
+class NotOwner(DomainError):
+    """An end user reached for data that belongs to somebody else."""
+
+    kind = ErrorKind.PERMISSION_DENIED
+    reason = "ERROR_REASON_NOT_OWNER"
+
+    def __init__(self, subject_id: str) -> None:
+        super().__init__(
+            "you can only read or change your own data; use your own subject id or 'me'", subject_id=subject_id
+        )
+
+
+class RateLimited(DomainError):
+    kind = ErrorKind.RESOURCE_EXHAUSTED
+    reason = "ERROR_REASON_RATE_LIMITED"
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(
+            f"too many requests; retry after {retry_after_seconds} s", retry_after_seconds=retry_after_seconds
+        )
+
+
+class ConfirmationRequired(DomainError):
+    """An irreversible action was asked for without the confirmation it needs."""
+
+    kind = ErrorKind.INVALID_ARGUMENT
+    reason = "ERROR_REASON_CONFIRMATION_REQUIRED"
+
+    def __init__(self, field: str, expected: str) -> None:
+        super().__init__(f"this cannot be undone: set {field} to {expected} to confirm", field=field)
+
+
 class AuditEventNotFound(DomainError):
     kind = ErrorKind.NOT_FOUND
     reason = "ERROR_REASON_AUDIT_EVENT_NOT_FOUND"

@@ -110,6 +110,36 @@ class Settings(BaseSettings):
     audit_checkpoint_seconds: float = Field(
         default=60.0, gt=0, description="serve also signs a checkpoint this often when new events exist."
     )
+    user_api_listen_address: str = Field(
+        default="127.0.0.1:8080",
+        description="host:port of the user-facing HTTP API; empty turns it off. It starts only when "
+        "USER_TOKEN_JWKS_FILE or USER_TOKEN_PUBLIC_KEY_FILE is set.",
+    )
+    user_token_jwks_file: Path | None = Field(
+        default=None, description="JWKS (JSON) with the public keys that sign the app's user access tokens."
+    )
+    user_token_public_key_file: Path | None = Field(
+        default=None, description="PEM public key that signs user access tokens (instead of a JWKS)."
+    )
+    user_token_issuer: str = Field(
+        default="", description="Required `iss` of user access tokens; empty accepts tokens with no check of iss."
+    )
+    user_token_audience: str = Field(
+        default="likeness-user-api", description="Required `aud` of user access tokens."
+    )
+    user_token_algorithms: list[str] = Field(
+        default_factory=lambda: ["EdDSA", "ES256", "RS256"],
+        description="JWS algorithms accepted for user access tokens (never none or HMAC).",
+    )
+    user_token_leeway_seconds: int = Field(
+        default=30, ge=0, le=300, description="Clock skew allowed on exp, nbf and iat of user tokens."
+    )
+    user_api_rate_per_second: float = Field(
+        default=5.0, gt=0, description="Sustained requests per second one user may make (per replica)."
+    )
+    user_api_rate_burst: int = Field(
+        default=30, ge=1, description="Requests one user may make at once before the rate applies."
+    )
     postgres_test_url: SecretStr | None = Field(
         default=None, description="Only for the test suite: PostgreSQL URL for conformance tests."
     )
@@ -120,6 +150,20 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return json.loads(value) if value.strip() else []
         return value
+
+    @field_validator("user_token_algorithms", mode="after")
+    @classmethod
+    def _asymmetric_only(cls, value: list[str]) -> list[str]:
+        allowed = {"EdDSA", "ES256", "ES384", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
+        bad = [a for a in value if a not in allowed]
+        if bad:
+            raise ValueError(f"not an asymmetric JWS algorithm: {bad}; use some of {sorted(allowed)}")
+        return value
+
+    def user_api_enabled(self) -> bool:
+        """The user API runs when it has an address and a key to verify user tokens with."""
+        has_key = self.user_token_jwks_file is not None or self.user_token_public_key_file is not None
+        return bool(self.user_api_listen_address) and has_key
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to the embedded SQLite file."""

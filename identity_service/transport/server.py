@@ -112,6 +112,16 @@ def serve(app: App, *, ready: threading.Event | None = None) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     server.start()
+    user_api = None
+    if app.settings.user_api_enabled():
+        from identity_service.userapi.server import start_user_api
+
+        user_api, user_port = start_user_api(app)
+        user_host = app.settings.user_api_listen_address.rsplit(":", 1)[0]
+        log.info("user_api_serving", address=f"{user_host}:{user_port}")
+    else:
+        log.warning("user_api_disabled", why="set LIKENESS_USER_TOKEN_JWKS_FILE or LIKENESS_USER_TOKEN_PUBLIC_KEY_FILE "
+                    "and LIKENESS_USER_API_LISTEN_ADDRESS to serve the user API")
     set_serving(health_servicer, True)
     host = app.settings.listen_address.rsplit(":", 1)[0]
     log.info("serving", address=f"{host}:{port}", dialect=app.store.dialect, tls=app.settings.tls_cert_file is not None)
@@ -125,7 +135,10 @@ def serve(app: App, *, ready: threading.Event | None = None) -> None:
             log.exception("audit_checkpoint_failed")
     set_serving(health_servicer, False)
     grace = app.settings.grace_period_seconds
-    server.stop(grace).wait(grace + 5)
+    grpc_stopped = server.stop(grace)
+    if user_api is not None:
+        user_api.stop(grace)
+    grpc_stopped.wait(grace + 5)
     try:
         app.audit.checkpoint()
     finally:
