@@ -100,3 +100,52 @@ def test_callers_new_prints_a_usable_entry(tmp_path: Path) -> None:
         [*CLI, "callers", "new", "x", "--role", "root"], env=env_for(tmp_path), capture_output=True, text=True
     )
     assert bad.returncode == 2 and "unknown role" in bad.stderr
+
+
+def test_serve_also_serves_the_user_api_when_a_token_key_is_configured(tmp_path: Path) -> None:
+    import httpx
+
+    from tests.userapi_support import ISSUER, AppTokenIssuer, write_jwks
+
+    issuer = AppTokenIssuer()
+    jwks = write_jwks(tmp_path / "jwks.json", issuer)
+    proc = subprocess.Popen(
+        [*CLI, "serve", "--address", "127.0.0.1:0"],
+        env=env_for(tmp_path, LIKENESS_USER_API_LISTEN_ADDRESS="127.0.0.1:0", LIKENESS_USER_TOKEN_JWKS_FILE=str(jwks),
+                    LIKENESS_USER_TOKEN_ISSUER=ISSUER),
+        stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        events: dict[str, dict[str, str]] = {}
+        deadline = time.monotonic() + 30
+        while "serving" not in events and time.monotonic() < deadline:
+            line = proc.stderr.readline()  # type: ignore[union-attr]
+            if not line:
+                break
+            if line.startswith("{"):
+                event = json.loads(line)
+                events[event["event"]] = event
+        assert "user_api_serving" in events, events
+        port = int(events["user_api_serving"]["address"].rsplit(":", 1)[1])
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/healthz", timeout=5).json() == {"status": "serving"}
+        mine = httpx.get(f"{base}/v1/subjects/me/cameo-policy", timeout=5,
+                         headers={"authorization": f"Bearer {issuer.token('alice')}"})
+        assert mine.status_code == 200 and mine.json()["audience"] == "nobody"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        assert '"event": "stopped"' in proc.stderr.read()  # type: ignore[union-attr]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_serve_refuses_an_unusable_user_token_key(tmp_path: Path) -> None:
+    bad = tmp_path / "jwks.json"
+    bad.write_text('{"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}')
+    result = subprocess.run(
+        [*CLI, "serve", "--address", "127.0.0.1:0"], capture_output=True, text=True, timeout=60,
+        env=env_for(tmp_path, LIKENESS_USER_API_LISTEN_ADDRESS="127.0.0.1:0", LIKENESS_USER_TOKEN_JWKS_FILE=str(bad)),
+    )
+    assert result.returncode != 0
+    assert "no signature keys in the JWKS" in result.stderr

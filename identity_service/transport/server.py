@@ -111,12 +111,15 @@ def serve(app: App, *, ready: threading.Event | None = None) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    server.start()
     user_api = None
+    verifier = None
     if app.settings.user_api_enabled():
-        from identity_service.userapi.server import start_user_api
+        from identity_service.userapi.server import start_user_api, verifier_from_settings
 
-        user_api, user_port = start_user_api(app)
+        verifier = verifier_from_settings(app)  # a bad key file stops the start before anything serves
+    server.start()
+    if verifier is not None:
+        user_api, user_port = start_user_api(app, verifier=verifier)
         user_host = app.settings.user_api_listen_address.rsplit(":", 1)[0]
         log.info("user_api_serving", address=f"{user_host}:{user_port}")
     else:

@@ -1,7 +1,9 @@
 """The user API's routes. Every route acts for the user in the access token and only on that user's
-own data: the path names the subject (or ``me``), and any other subject is refused with 403."""
+own data: the path names the subject (or ``me``), and any other subject is refused with 403.
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: FastAPI reads the route signatures at definition
+time, and the dependency aliases live in the factory's scope.
+"""
 
 import time
 import uuid

@@ -54,7 +54,9 @@ def verifier_from_settings(app: App) -> UserTokenVerifier:
         raise SystemExit(f"user API: {exc} ({keys})") from exc
 
 
-def start_user_api(app: App, address: str | None = None) -> tuple[UserApiServer, int]:
+def start_user_api(
+    app: App, address: str | None = None, *, verifier: UserTokenVerifier | None = None
+) -> tuple[UserApiServer, int]:
     """Bind ``address`` (default: settings), start serving in a thread; returns the server and port."""
     bind = address or app.settings.user_api_listen_address
     host, _, port_text = bind.rpartition(":")
@@ -69,7 +71,7 @@ def start_user_api(app: App, address: str | None = None) -> tuple[UserApiServer,
         raise SystemExit(f"user API: could not bind {bind}: {exc}") from exc
     sock.listen(512)
     sock.set_inheritable(True)
-    api = create_user_api(app, verifier_from_settings(app))
+    api = create_user_api(app, verifier or verifier_from_settings(app))
     config = uvicorn.Config(
         api, log_config=None, access_log=False, lifespan="off", server_header=False,
         timeout_graceful_shutdown=max(1, int(app.settings.grace_period_seconds)),
