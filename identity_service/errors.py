@@ -152,6 +152,119 @@ class PolicyConflict(DomainError):
         )
 
 
+class MediaCorrupt(DomainError):
+    kind = ErrorKind.INVALID_ARGUMENT
+    reason = "ERROR_REASON_MEDIA_CORRUPT"
+
+    def __init__(self, what: str, detail: str) -> None:
+        super().__init__(f"the {what} could not be decoded (truncated or corrupt): {detail}", detail=detail)
+
+
+class MediaUnsupported(DomainError):
+    kind = ErrorKind.INVALID_ARGUMENT
+    reason = "ERROR_REASON_MEDIA_UNSUPPORTED"
+
+    def __init__(self, what: str, codec: str) -> None:
+        super().__init__(
+            f"the {what} uses {codec}, which is not supported; send JPEG/PNG images, MP4/WebM/MOV video, "
+            "or WAV/FLAC/MP3/Opus/AAC audio", codec=codec)
+
+
+class NoFace(DomainError):
+    kind = ErrorKind.INVALID_ARGUMENT
+    reason = "ERROR_REASON_NO_FACE"
+
+    def __init__(self) -> None:
+        super().__init__("no face was found; face the camera in good light")
+
+
+class MultipleFaces(DomainError):
+    kind = ErrorKind.INVALID_ARGUMENT
+    reason = "ERROR_REASON_MULTIPLE_FACES"
+
+    def __init__(self, faces: int) -> None:
+        super().__init__(f"{faces} faces were found where exactly one is needed", faces=faces)
+
+
+class FaceTooSmall(DomainError):
+    kind = ErrorKind.INVALID_ARGUMENT
+    reason = "ERROR_REASON_FACE_TOO_SMALL"
+
+    def __init__(self, size_px: int, min_px: int) -> None:
+        super().__init__(f"the face is {size_px} px wide, at least {min_px} px are needed; come closer",
+                         size_px=size_px, min_px=min_px)
+
+
+class FaceBlurred(DomainError):
+    kind = ErrorKind.INVALID_ARGUMENT
+    reason = "ERROR_REASON_FACE_BLURRED"
+
+    def __init__(self, sharpness: float, minimum: float) -> None:
+        super().__init__("the face is too blurred; hold still and focus", sharpness=f"{sharpness:.1f}",
+                         min_sharpness=f"{minimum:.1f}")
+
+
+class FaceBadlyLit(DomainError):
+    kind = ErrorKind.INVALID_ARGUMENT
+    reason = "ERROR_REASON_FACE_BADLY_LIT"
+
+    def __init__(self, brightness: float, low: float, high: float) -> None:
+        super().__init__("the face is too dark or too bright; find even light", brightness=f"{brightness:.0f}",
+                         range=f"{low:.0f}-{high:.0f}")
+
+
+class NoAudioTrack(DomainError):
+    kind = ErrorKind.INVALID_ARGUMENT
+    reason = "ERROR_REASON_NO_AUDIO_TRACK"
+
+    def __init__(self) -> None:
+        super().__init__("the recording has no audio track")
+
+
+class NoVideoTrack(DomainError):
+    kind = ErrorKind.INVALID_ARGUMENT
+    reason = "ERROR_REASON_NO_VIDEO_TRACK"
+
+    def __init__(self) -> None:
+        super().__init__("the recording has no video track")
+
+
+class NoSpeech(DomainError):
+    kind = ErrorKind.INVALID_ARGUMENT
+    reason = "ERROR_REASON_NO_SPEECH"
+
+    def __init__(self, speech_seconds: float, min_seconds: float) -> None:
+        super().__init__(f"only {speech_seconds:.1f} s of speech were heard, {min_seconds:.1f} s are needed",
+                         speech_seconds=f"{speech_seconds:.2f}", min_seconds=f"{min_seconds:.2f}")
+
+
+class AudioClipped(DomainError):
+    kind = ErrorKind.INVALID_ARGUMENT
+    reason = "ERROR_REASON_AUDIO_CLIPPED"
+
+    def __init__(self, fraction: float, maximum: float) -> None:
+        super().__init__("the audio is clipped (recorded too loud); lower the input gain",
+                         clipped_fraction=f"{fraction:.4f}", max_fraction=f"{maximum:.4f}")
+
+
+class AudioSampleRateTooLow(DomainError):
+    kind = ErrorKind.INVALID_ARGUMENT
+    reason = "ERROR_REASON_AUDIO_SAMPLE_RATE_TOO_LOW"
+
+    def __init__(self, sample_rate: int, minimum: int) -> None:
+        super().__init__(f"the audio is sampled at {sample_rate} Hz; record at {minimum} Hz or more",
+                         sample_rate=sample_rate, min_sample_rate=minimum)
+
+
+class ModelsUnavailable(DomainError):
+    kind = ErrorKind.UNAVAILABLE
+    reason = "ERROR_REASON_MODELS_UNAVAILABLE"
+
+    def __init__(self, problems: str) -> None:
+        super().__init__(f"model files are missing or altered ({problems}); run `identity-service models pull`",
+                         problems=problems)
+
+
 class UserTokenInvalid(DomainError):
     """An end user's access token is missing, malformed, unsigned by a trusted key or out of date."""
 
