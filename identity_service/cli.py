@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import secrets
 import sys
+from typing import Any
 
 import click
 from pydantic import ValidationError
@@ -40,10 +41,97 @@ def serve(address: str | None) -> None:
     if address:
         settings = settings.model_copy(update={"listen_address": address})
     configure(settings.log_format, settings.log_level)
+    from identity_service.errors import ModelsUnavailable
     from identity_service.transport.server import serve as run
-    from identity_service.wiring import build_app
+    from identity_service.wiring import build_app, load_biometrics
 
-    run(build_app(settings))
+    try:
+        biometrics = load_biometrics(settings)
+    except ModelsUnavailable as exc:
+        click.echo(f"cannot start: model files in {settings.resolved_model_dir()} are missing or altered:", err=True)
+        for problem in exc.metadata["problems"].split("; "):
+            click.echo(f"  {problem}", err=True)
+        click.echo("fix: run `identity-service models pull` (LIKENESS_MODEL_DIR says where they go)", err=True)
+        sys.exit(2)
+    run(build_app(settings, biometrics=biometrics))
+
+
+@main.group()
+def models() -> None:
+    """Model files: list them with their licences, pull them, verify them."""
+
+
+@models.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def models_list(as_json: bool) -> None:
+    """Every model: role, files, licence, where it comes from, and whether it is here and intact."""
+    from identity_service.inference.manifest import MODELS
+    from identity_service.inference.store import verify
+
+    settings = load_settings()
+    model_dir = settings.resolved_model_dir()
+    problems = {(p.model, p.file): p.problem for p in verify(model_dir, deep=False)}
+    rows: list[dict[str, Any]] = []
+    for spec in MODELS:
+        files = [f.name for f in spec.files] + list(spec.derived)
+        bad = [f"{f}: {problems[(spec.name, f)]}" for f in files if (spec.name, f) in problems]
+        rows.append({"name": spec.name, "role": spec.role, "files": files, "licence": spec.licence,
+                     "sources": [s.describe() for s in spec.sources], "status": "; ".join(bad) or "present"})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"models in {model_dir}")
+    for column in ("name", "role", "licence", "status", "sources"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row["name"], row["role"], row["licence"], row["status"], "\n".join(row["sources"]))
+    Console().print(table)
+
+
+@models.command("pull")
+def models_pull() -> None:
+    """Fetch every model file from the first source that has it, check its SHA-256, and export the
+    voice model to ONNX. Safe to run again: present, intact files are kept."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+    from identity_service.inference.store import pull
+
+    settings = load_settings()
+    configure(settings.log_format, "warning")
+    model_dir = settings.resolved_model_dir()
+    source_dir = settings.model_source_dir if settings.model_source_dir and settings.model_source_dir.is_dir() else None
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        tasks: dict[str, object] = {}
+
+        def progress(label: str, done: int, total: int) -> None:
+            if label not in tasks:
+                tasks[label] = bar.add_task(label, total=total or None)
+            bar.update(tasks[label], completed=done)  # type: ignore[arg-type]
+
+        try:
+            lines = pull(model_dir, source_dir=source_dir, progress=progress)
+        except RuntimeError as exc:
+            click.echo(f"models pull failed: {exc}", err=True)
+            sys.exit(1)
+    for line in lines:
+        click.echo(line)
+    click.echo(f"models ready in {model_dir}", err=True)
+
+
+@models.command("verify")
+def models_verify() -> None:
+    """Check every model file against the manifest's SHA-256; exit 1 naming any missing or altered."""
+    from identity_service.inference.store import verify
+
+    settings = load_settings()
+    problems = verify(settings.resolved_model_dir())
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    if problems:
+        click.echo("fix: run `identity-service models pull`", err=True)
+        sys.exit(1)
+    click.echo(f"all model files intact in {settings.resolved_model_dir()}")
 
 
 @main.group()

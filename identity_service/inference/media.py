@@ -14,6 +14,18 @@ from identity_service.errors import MediaCorrupt, MediaUnsupported, NoAudioTrack
 
 SAMPLE_RATE = 16_000
 
+# Only common codecs are decoded: FFmpeg has hundreds of decoders, and every exotic one is attack
+# surface for a service that takes uploads from the internet.
+IMAGE_CODECS = frozenset({"mjpeg", "png", "webp", "bmp"})
+VIDEO_CODECS = frozenset({"h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "mpeg1video", "mpeg2video", "mjpeg"})
+AUDIO_CODECS = frozenset({"aac", "mp3", "mp2", "opus", "vorbis", "flac", "alac"})
+
+
+def _check_codec(codec: str, allowed: frozenset[str], what: str) -> None:
+    if codec in allowed or (what == "audio" and codec.startswith("pcm_")):
+        return
+    raise MediaUnsupported(what, f"codec {codec}")
+
 
 @dataclass(frozen=True, slots=True)
 class Audio:
@@ -42,6 +54,7 @@ def decode_image(data: bytes) -> np.ndarray:
     try:
         if not container.streams.video:
             raise MediaUnsupported("image", "no picture")
+        _check_codec(container.streams.video[0].codec_context.name, IMAGE_CODECS, "image")
         try:
             frame = next(container.decode(video=0))
         except StopIteration as exc:
@@ -60,8 +73,7 @@ def decode_audio(data: bytes) -> Audio:
         if not container.streams.audio:
             raise NoAudioTrack()
         stream = container.streams.audio[0]
-        if stream.codec_context is None or stream.codec_context.name is None:
-            raise MediaUnsupported("audio", "an unknown codec")
+        _check_codec(stream.codec_context.name, AUDIO_CODECS, "audio")
         source_rate = int(stream.codec_context.sample_rate or stream.rate or 0)
         resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
         chunks: list[np.ndarray] = []
@@ -97,6 +109,11 @@ def video_frames(data: bytes, *, every_seconds: float, max_frames: int) -> tuple
         container.close()
         raise NoVideoTrack()
     stream = container.streams.video[0]
+    try:
+        _check_codec(stream.codec_context.name, VIDEO_CODECS, "video")
+    except MediaUnsupported:
+        container.close()
+        raise
     stream.thread_type = "AUTO"
     fps = float(stream.average_rate or stream.guessed_rate or 25)
     seconds = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else (

@@ -28,7 +28,6 @@ from identity_service.inference.manifest import (
     ModelSpec,
     PypiSource,
     Source,
-    UrlSource,
 )
 
 log = structlog.get_logger(__name__)

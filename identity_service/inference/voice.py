@@ -19,7 +19,8 @@ AMIN = 1e-10
 
 
 def _mel(hz: np.ndarray | float) -> np.ndarray:
-    return 2595.0 * np.log10(1.0 + np.asarray(hz, dtype=np.float64) / 700.0)
+    mel: np.ndarray = 2595.0 * np.log10(1.0 + np.asarray(hz, dtype=np.float64) / 700.0)
+    return mel
 
 
 def _hz(mel: np.ndarray) -> np.ndarray:
@@ -33,7 +34,8 @@ def _filterbank_matrix() -> np.ndarray:
     central = hz[1:-1]
     freqs = np.linspace(0, SAMPLE_RATE // 2, N_FFT // 2 + 1)
     slope = (freqs[None, :] - central[:, None]) / band[:, None]
-    return np.maximum(0.0, np.minimum(slope + 1.0, 1.0 - slope)).T.astype(np.float32)
+    matrix: np.ndarray = np.maximum(0.0, np.minimum(slope + 1.0, 1.0 - slope)).T.astype(np.float32)
+    return matrix
 
 
 # torch.hamming_window(400), periodic.
@@ -52,7 +54,8 @@ def fbank(samples: np.ndarray) -> np.ndarray:
     mel = power @ _FBANK
     db = 10.0 * np.log10(np.maximum(mel, AMIN))
     db = np.maximum(db, db.max() - TOP_DB)
-    return (db - db.mean(axis=0, keepdims=True)).astype(np.float32)
+    features: np.ndarray = (db - db.mean(axis=0, keepdims=True)).astype(np.float32)
+    return features
 
 
 class VoiceEmbedder:
