@@ -126,7 +126,7 @@ class Settings(BaseSettings):
     )
     face_min_px: int = Field(default=64, ge=16, description="Smallest face (shorter box side, px) accepted.")
     face_min_sharpness: float = Field(
-        default=60.0, ge=0, description="Least Laplacian variance of the aligned face; lower is refused as blurred."
+        default=40.0, ge=0, description="Least Laplacian variance of the aligned face; lower is refused as blurred."
     )
     speech_min_seconds: float = Field(default=1.0, gt=0, description="Least speech a voice sample must hold.")
     user_api_listen_address: str = Field(

@@ -40,7 +40,7 @@ class QualityGates:
     """Below these a face or a voice sample is refused with a reason the user can act on."""
 
     min_face_px: int = 64
-    min_sharpness: float = 60.0
+    min_sharpness: float = 40.0
     min_brightness: float = 40.0
     max_brightness: float = 220.0
     # A second face counts when it is at least this fraction of the largest face's size.

@@ -41,6 +41,8 @@ class OnnxModel:
     def __init__(self, path: Path, *, providers: list[str], intra_op_threads: int = 0) -> None:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Errors only: buffalo_sc's recogniser declares a batch of 1 and warns on every larger batch.
+        options.log_severity_level = 3
         if intra_op_threads:
             options.intra_op_num_threads = intra_op_threads
         self.path = path

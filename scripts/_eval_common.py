@@ -1,0 +1,32 @@
+"""Shared by the evaluation scripts: the result table and the final JSON line."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from identity_service.inference.evaluation import VerificationMetrics
+
+
+def report(title: str, metrics: VerificationMetrics, extra: dict[str, Any]) -> None:
+    rows = [
+        ("pairs", f"{metrics.genuine + metrics.impostor} ({metrics.genuine} genuine, {metrics.impostor} impostor)"),
+        ("AUC", f"{metrics.auc:.6f}"),
+        ("EER", f"{metrics.eer:.4%} at {metrics.eer_threshold:.4f}"),
+        (f"TAR at FAR {metrics.far_target:g}", f"{metrics.tar_at_far:.4%} at {metrics.threshold_at_far:.4f}"),
+        ("lowest genuine / highest impostor", f"{metrics.min_genuine:.4f} / {metrics.max_impostor:.4f}"),
+        ("every genuine above every impostor", "yes" if metrics.separable else "NO"),
+        *[(k.replace("_", " "), str(v)) for k, v in extra.items() if not isinstance(v, list | dict)],
+    ]
+    width = max(len(k) for k, _ in rows)
+    print(title)
+    for key, value in rows:
+        print(f"  {key:<{width}}  {value}")
+    summary = {
+        "pairs": metrics.genuine + metrics.impostor, "genuine_pairs": metrics.genuine,
+        "impostor_pairs": metrics.impostor, "auc": round(metrics.auc, 6), "eer": round(metrics.eer, 6),
+        "eer_threshold": round(metrics.eer_threshold, 6), "tar_at_far_1e-3": round(metrics.tar_at_far, 6),
+        "threshold_at_far_1e-3": round(metrics.threshold_at_far, 6), "min_genuine": round(metrics.min_genuine, 6),
+        "max_impostor": round(metrics.max_impostor, 6), "separable": metrics.separable, **extra,
+    }
+    print(json.dumps(summary))
