@@ -166,7 +166,7 @@ class MediaUnsupported(DomainError):
 
     def __init__(self, what: str, codec: str) -> None:
         super().__init__(
-            f"the {what} uses {codec}, which is not supported; send JPEG/PNG images, MP4/WebM/MOV video, "
+            f"the {what} uses codec {codec}, which is not supported; send JPEG/PNG images, MP4/WebM/MOV video, "
             "or WAV/FLAC/MP3/Opus/AAC audio", codec=codec)
 
 

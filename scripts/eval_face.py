@@ -61,7 +61,12 @@ def main() -> int:
             unscorable += 1
             continue
         (genuine if same else impostor).append(float(embeddings[x] @ embeddings[y]))
-    metrics = verification_metrics(np.array(genuine), np.array(impostor))
+    try:
+        metrics = verification_metrics(np.array(genuine), np.array(impostor))
+    except ValueError as exc:
+        print(f"cannot score: {exc} ({len(genuine)} genuine, {len(impostor)} impostor pairs scorable)",
+              file=sys.stderr)
+        return 2
     report(f"face verification: {args.pairs}", metrics, {
         "images": len(embeddings) + len(no_face) + len(unreadable), "unscorable_pairs": unscorable,
         "no_face": len(no_face), "several_faces": len(several_faces), "unreadable": len(unreadable),

@@ -53,7 +53,12 @@ def main() -> int:
         speaker_a = a.relative_to(args.root).parts[0]
         speaker_b = b.relative_to(args.root).parts[0]
         (genuine if speaker_a == speaker_b else impostor).append(float(embeddings[a] @ embeddings[b]))
-    metrics = verification_metrics(np.array(genuine), np.array(impostor))
+    try:
+        metrics = verification_metrics(np.array(genuine), np.array(impostor))
+    except ValueError as exc:
+        print(f"cannot score: {exc} ({len(genuine)} genuine, {len(impostor)} impostor pairs scorable)",
+              file=sys.stderr)
+        return 2
     report(f"voice verification: {args.root}", metrics, {
         "files": len(files), "speakers": len({f.relative_to(args.root).parts[0] for f in files}),
         "unscorable_pairs": unscorable, "no_speech": len(no_speech), "refused": len(refused),

@@ -154,3 +154,26 @@ def error_info(error: grpc.RpcError) -> tuple[grpc.StatusCode, str, dict[str, st
             assert info.domain == "likeness.example.com"
             return error.code(), info.reason, dict(info.metadata)
     raise AssertionError("no ErrorInfo detail")
+
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL_DIR = Path(os.environ.get("LIKENESS_TEST_MODEL_DIR", str(ROOT / "var" / "models")))
+
+
+@pytest.fixture(scope="session")
+def model_dir() -> Path:
+    """The real model files, as `identity-service models pull` (run by scripts/setup.sh) left them."""
+    from identity_service.inference.store import verify
+
+    problems = verify(MODEL_DIR, deep=False)
+    if problems:
+        pytest.fail(f"model files in {MODEL_DIR} are not ready ({problems[0]}, ...): run "
+                    "`.venv/bin/identity-service models pull` (or set LIKENESS_TEST_MODEL_DIR)")
+    return MODEL_DIR
+
+
+@pytest.fixture(scope="session")
+def biometrics(model_dir: Path):  # type: ignore[no-untyped-def]
+    from identity_service.inference.biometrics import Biometrics
+
+    return Biometrics.load(model_dir, device="auto")

@@ -24,7 +24,7 @@ AUDIO_CODECS = frozenset({"aac", "mp3", "mp2", "opus", "vorbis", "flac", "alac"}
 def _check_codec(codec: str, allowed: frozenset[str], what: str) -> None:
     if codec in allowed or (what == "audio" and codec.startswith("pcm_")):
         return
-    raise MediaUnsupported(what, f"codec {codec}")
+    raise MediaUnsupported(what, codec)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +54,9 @@ def decode_image(data: bytes) -> np.ndarray:
     try:
         if not container.streams.video:
             raise MediaUnsupported("image", "no picture")
-        _check_codec(container.streams.video[0].codec_context.name, IMAGE_CODECS, "image")
+        codec = container.streams.video[0].codec_context.name
+        _check_codec(codec, IMAGE_CODECS, "image")
+        _check_complete(data, codec)
         try:
             frame = next(container.decode(video=0))
         except StopIteration as exc:
@@ -64,6 +66,16 @@ def decode_image(data: bytes) -> np.ndarray:
         return frame.to_ndarray(format="bgr24")
     finally:
         container.close()
+
+
+def _check_complete(data: bytes, codec: str) -> None:
+    """FFmpeg decodes the first part of a cut-off JPEG or PNG without complaint and fills the rest
+    grey; a cut-off image must be refused, not embedded."""
+    tail = data.rstrip(b"\x00")
+    if codec == "mjpeg" and not tail.endswith(b"\xff\xd9"):
+        raise MediaCorrupt("image", "truncated JPEG (no end-of-image marker)")
+    if codec == "png" and b"IEND" not in data[-64:]:
+        raise MediaCorrupt("image", "truncated PNG (no IEND chunk)")
 
 
 def decode_audio(data: bytes) -> Audio:
