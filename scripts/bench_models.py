@@ -23,11 +23,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from identity_service.inference import media  # noqa: E402
-from identity_service.inference.biometrics import Biometrics  # noqa: E402
-from identity_service.inference.face import FaceDetector, FaceEmbedder, align  # noqa: E402
-from identity_service.inference.voice import VoiceEmbedder, fbank  # noqa: E402
-from identity_service.settings import Settings  # noqa: E402
+from identity_service.inference import media
+from identity_service.inference.biometrics import Biometrics
+from identity_service.inference.face import FaceDetector, FaceEmbedder, align
+from identity_service.inference.voice import VoiceEmbedder, fbank
+from identity_service.settings import Settings
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 

@@ -21,12 +21,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from identity_service.errors import DomainError  # noqa: E402
-from identity_service.inference import media  # noqa: E402
-from identity_service.inference.biometrics import Biometrics  # noqa: E402
-from identity_service.inference.evaluation import verification_metrics  # noqa: E402
-from identity_service.settings import Settings  # noqa: E402
-from scripts._eval_common import report  # noqa: E402
+from identity_service.errors import DomainError
+from identity_service.inference import media
+from identity_service.inference.biometrics import Biometrics
+from identity_service.inference.evaluation import verification_metrics
+from identity_service.settings import Settings
+from scripts._eval_common import report
 
 
 def main() -> int:

@@ -18,11 +18,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from identity_service.errors import DomainError, NoSpeech  # noqa: E402
-from identity_service.inference.biometrics import Biometrics  # noqa: E402
-from identity_service.inference.evaluation import verification_metrics  # noqa: E402
-from identity_service.settings import Settings  # noqa: E402
-from scripts._eval_common import report  # noqa: E402
+from identity_service.errors import DomainError, NoSpeech
+from identity_service.inference.biometrics import Biometrics
+from identity_service.inference.evaluation import verification_metrics
+from identity_service.settings import Settings
+from scripts._eval_common import report
 
 
 def main() -> int:

@@ -19,8 +19,10 @@ CLI = [sys.executable, "-m", "identity_service.cli"]
 
 
 def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
+    from tests.conftest import MODEL_DIR
+
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIKENESS_")}
-    env.update({"LIKENESS_DATA_DIR": str(tmp_path), "LIKENESS_LOG_FORMAT": "json"})
+    env.update({"LIKENESS_DATA_DIR": str(tmp_path), "LIKENESS_LOG_FORMAT": "json", "LIKENESS_MODEL_DIR": str(MODEL_DIR)})
     env.update(extra)
     return env
 
