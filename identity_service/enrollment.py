@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -44,6 +45,8 @@ class EnrollmentService:
     """Starts enrollment sessions and answers questions about enrollments."""
 
     def __init__(self, store: Store, audit: AuditLog, *, session_ttl: timedelta, clock: Clock = utc_now) -> None:
+        # Told of each erasure after it commits (the search index drops the subject at once).
+        self.erased_listeners: list[Callable[[str], None]] = []
         self._store = store
         self._audit = audit
         self._ttl = session_ttl
@@ -130,6 +133,8 @@ class EnrollmentService:
                 details={"audit_events_redacted": str(redacted),
                          "templates_destroyed": str(len(record.template_models))}))
         log.info("subject_erased", subject_id=subject_id, audit_events_redacted=redacted)
+        for listener in self.erased_listeners:
+            listener(subject_id)
         return len(record.template_models)
 
     def _view(self, record: EnrollmentRecord) -> EnrollmentView:

@@ -125,6 +125,34 @@ class EnrollmentSessionUsed(DomainError):
         super().__init__("the enrollment session was already used; call StartEnrollment again")
 
 
+class EnrollmentNotActive(DomainError):
+    kind = ErrorKind.FAILED_PRECONDITION
+    reason = "ERROR_REASON_ENROLLMENT_NOT_ACTIVE"
+
+    def __init__(self, subject_id: str, state: str) -> None:
+        hint = "; re-enroll" if state in ("stale", "without usable templates") else ""
+        super().__init__(f"subject {subject_id!r} has no active enrollment ({state}){hint}",
+                         subject_id=subject_id, state=state)
+
+
+class TemplatesUnreadable(DomainError):
+    kind = ErrorKind.FAILED_PRECONDITION
+    reason = "ERROR_REASON_TEMPLATES_UNREADABLE"
+
+    def __init__(self, subject_id: str) -> None:
+        super().__init__(f"the stored templates of {subject_id!r} failed authentication (altered, moved or "
+                         "their key is gone); the subject must re-enroll", subject_id=subject_id)
+
+
+class LikenessTaken(DomainError):
+    kind = ErrorKind.ALREADY_EXISTS
+    reason = "ERROR_REASON_LIKENESS_TAKEN"
+
+    def __init__(self) -> None:
+        # Which subject holds the face is for operators (it is audited), never for the caller.
+        super().__init__("this face is already enrolled under another subject: one person, one cameo")
+
+
 class GrantNotFound(DomainError):
     kind = ErrorKind.NOT_FOUND
     reason = "ERROR_REASON_GRANT_NOT_FOUND"

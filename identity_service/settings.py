@@ -129,6 +129,27 @@ class Settings(BaseSettings):
         default=40.0, ge=0, description="Least Laplacian variance of the aligned face; lower is refused as blurred."
     )
     speech_min_seconds: float = Field(default=1.0, gt=0, description="Least speech a voice sample must hold.")
+    match_target_fmr: float = Field(
+        default=1e-3, gt=0, lt=0.5,
+        description="False-match rate verification and search decide at; thresholds follow from calibration.",
+    )
+    face_match_threshold: float | None = Field(
+        default=None, description="Override the face threshold the target FMR gives (cosine, -1..1)."
+    )
+    voice_match_threshold: float | None = Field(
+        default=None, description="Override the voice threshold the target FMR gives (cosine, -1..1)."
+    )
+    template_key_file: Path | None = Field(
+        default=None, description="Key encryption keys for templates (JSON, 0600); empty means "
+        "DATA_DIR/keys/templates.json, created on first start. `identity-service keys` manages it.",
+    )
+    template_keys: SecretStr | None = Field(
+        default=None, description="Key encryption keys from the environment instead of the file: "
+        "'kid:base64key,...', the first active, the rest unwrap only.",
+    )
+    index_poll_seconds: float = Field(
+        default=2.0, gt=0, description="How often the search index reads other replicas' template changes."
+    )
     user_api_listen_address: str = Field(
         default="127.0.0.1:8080",
         description="host:port of the user-facing HTTP API; empty turns it off. It starts only when "
@@ -196,6 +217,9 @@ class Settings(BaseSettings):
     def should_migrate_on_start(self) -> bool:
         return self.is_sqlite() if self.auto_migrate is None else self.auto_migrate
 
+    def resolved_template_key_file(self) -> Path:
+        return self.template_key_file or self.data_dir / "keys" / "templates.json"
+
     def resolved_model_dir(self) -> Path:
         return self.model_dir or self.data_dir / "models"
 
@@ -211,7 +235,7 @@ class Settings(BaseSettings):
         return entries
 
 
-SECRET_KEYS = frozenset({"database_url", "postgres_test_url", "callers"})
+SECRET_KEYS = frozenset({"database_url", "postgres_test_url", "callers", "template_keys"})
 
 
 def env_var(key: str) -> str:

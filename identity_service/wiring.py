@@ -18,9 +18,12 @@ from identity_service.signing import Keyring
 from identity_service.storage import migrate
 from identity_service.storage.base import Store
 from identity_service.storage.sql import SqlStore
+from identity_service.vault.keys import FileKeyring, KeyEncryptionKeys, keyring_from_env
+from identity_service.vault.vault import TemplateVault
 
 if TYPE_CHECKING:
     from identity_service.inference.biometrics import Biometrics
+    from identity_service.likeness import LikenessService
 
 log = structlog.get_logger(__name__)
 
@@ -35,10 +38,15 @@ class App:
     audit: AuditLog
     enrollments: EnrollmentService
     consent: ConsentService
+    vault: TemplateVault
     # Face and voice models; None where a process needs none (operator commands, some tests).
     biometrics: Biometrics | None = None
+    # Templates, verification and search: present when biometrics are.
+    likeness: LikenessService | None = None
 
     def close(self) -> None:
+        if self.likeness is not None:
+            self.likeness.close()
         self.audit.close()
         self.store.close()
 
@@ -64,6 +72,13 @@ def load_biometrics(settings: Settings) -> Biometrics:
                          min_speech_seconds=settings.speech_min_seconds)
     return Biometrics.load(settings.resolved_model_dir(), device=settings.inference_device,
                            threads=settings.inference_threads, gates=gates)
+
+
+def template_keys(settings: Settings) -> KeyEncryptionKeys:
+    """Key encryption keys from LIKENESS_TEMPLATE_KEYS, else the key file (created on first use)."""
+    if settings.template_keys is not None and settings.template_keys.get_secret_value():
+        return keyring_from_env(settings.template_keys.get_secret_value())
+    return FileKeyring.load_or_create(settings.resolved_template_key_file())
 
 
 def build_app(
@@ -97,17 +112,35 @@ def build_app(
             # The SQL transaction behind ConsentTx is the same object the audit log appends through.
             audit.record(tx, draft)  # type: ignore[arg-type]
 
+    vault = TemplateVault(template_keys(settings))
+    likeness = None
+    if biometrics is not None:
+        from identity_service.inference.calibration import FACE, VOICE
+        from identity_service.likeness import LikenessService, Thresholds
+
+        thresholds = Thresholds(
+            face=settings.face_match_threshold if settings.face_match_threshold is not None
+            else FACE.threshold(settings.match_target_fmr),
+            voice=settings.voice_match_threshold if settings.voice_match_threshold is not None
+            else VOICE.threshold(settings.match_target_fmr),
+        )
+        likeness = LikenessService(sql, vault, audit, biometrics, thresholds)
+    enrollments = EnrollmentService(
+        sql, audit, session_ttl=timedelta(seconds=settings.enrollment_session_ttl_seconds)
+    )
+    if likeness is not None:
+        enrollments.erased_listeners.append(likeness.forget)
     return App(
         settings=settings,
         store=sql,
         keyring=keyring,
         audit=audit,
-        enrollments=EnrollmentService(
-            sql, audit, session_ttl=timedelta(seconds=settings.enrollment_session_ttl_seconds)
-        ),
+        enrollments=enrollments,
         consent=ConsentService(
             sql, consent_auditor, keyring.active(), issuer=settings.token_issuer,
             token_ttl_seconds=settings.token_ttl_seconds,
         ),
+        vault=vault,
         biometrics=biometrics,
+        likeness=likeness,
     )

@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
+
 from identity_service.inference.evaluation import VerificationMetrics
 
 
-def report(title: str, metrics: VerificationMetrics, extra: dict[str, Any]) -> None:
+def report(
+    title: str, metrics: VerificationMetrics, extra: dict[str, Any], impostor: list[float] | None = None
+) -> None:
     rows = [
         ("pairs", f"{metrics.genuine + metrics.impostor} ({metrics.genuine} genuine, {metrics.impostor} impostor)"),
         ("AUC", f"{metrics.auc:.6f}"),
@@ -29,4 +33,8 @@ def report(title: str, metrics: VerificationMetrics, extra: dict[str, Any]) -> N
         "threshold_at_far_1e-3": round(metrics.threshold_at_far, 6), "min_genuine": round(metrics.min_genuine, 6),
         "max_impostor": round(metrics.max_impostor, 6), "separable": metrics.separable, **extra,
     }
+    if impostor:
+        # What identity_service/inference/calibration.py extrapolates thresholds from.
+        summary["impostor_mean"] = round(float(np.mean(impostor)), 6)
+        summary["impostor_std"] = round(float(np.std(impostor, ddof=1)), 6)
     print(json.dumps(summary))

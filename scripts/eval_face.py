@@ -72,7 +72,7 @@ def main() -> int:
         "no_face": len(no_face), "several_faces": len(several_faces), "unreadable": len(unreadable),
         "no_face_files": no_face, "several_faces_files": several_faces, "unreadable_files": unreadable,
         "model": "insightface buffalo_sc (scrfd_500m_bnkps + w600k_mbf)", "providers": biometrics.providers,
-    })
+    }, impostor)
     return 0
 
 

@@ -64,7 +64,7 @@ def main() -> int:
         "unscorable_pairs": unscorable, "no_speech": len(no_speech), "refused": len(refused),
         "no_speech_files": no_speech, "refused_files": refused,
         "model": "speechbrain spkrec-ecapa-voxceleb (ONNX) + silero VAD", "providers": biometrics.providers,
-    })
+    }, impostor)
     return 0
 
 

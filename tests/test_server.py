@@ -184,10 +184,19 @@ def test_oversized_message_is_resource_exhausted(tmp_path: Path) -> None:
 
 def test_areas_not_built_yet_answer_unimplemented_with_a_reason(running: RunningServer) -> None:
     with pytest.raises(grpc.RpcError) as err:
-        identity(running).SearchLikeness(pb.SearchLikenessRequest(), metadata=running.metadata(), timeout=5)
+        identity(running).Enroll(iter([pb.EnrollRequest(header=pb.EnrollHeader(session_id="s"))]),
+                                 metadata=running.metadata(), timeout=5)
     code, reason, metadata = error_info(err.value)
     assert (code, reason, metadata["method"]) == (
-        grpc.StatusCode.UNIMPLEMENTED, "ERROR_REASON_NOT_IMPLEMENTED", "SearchLikeness")
+        grpc.StatusCode.UNIMPLEMENTED, "ERROR_REASON_NOT_IMPLEMENTED", "Enroll")
+
+
+def test_verification_without_models_loaded_is_unavailable(running: RunningServer) -> None:
+    with pytest.raises(grpc.RpcError) as err:
+        identity(running).VerifyLikeness(pb.VerifyLikenessRequest(subject_id="a", probe=pb.Media(
+            container=pb.MEDIA_CONTAINER_JPEG, content=b"x")), metadata=running.metadata(), timeout=5)
+    code, reason, _ = error_info(err.value)
+    assert (code, reason) == (grpc.StatusCode.UNAVAILABLE, "ERROR_REASON_MODELS_UNAVAILABLE")
 
 
 def test_request_id_is_echoed_and_each_rpc_logged(running: RunningServer) -> None:

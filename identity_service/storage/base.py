@@ -19,6 +19,8 @@ from identity_service.storage.records import (
     EnrollmentRecord,
     EnrollmentSessionRecord,
     EnrollmentStatus,
+    SubjectKeyRecord,
+    TemplateRecord,
 )
 
 
@@ -107,7 +109,34 @@ class AuditTx(Protocol):
     def list_checkpoints(self, *, after_size: int, limit: int) -> list[Checkpoint]: ...
 
 
-class Tx(IdentityTx, AuditTx, ConsentTx, Protocol):
+class TemplateTx(Protocol):
+    """Encrypted templates, wrapped data keys and the change feed replicas poll."""
+
+    def get_subject_key(self, subject_id: str) -> SubjectKeyRecord | None: ...
+
+    def put_subject_key(self, record: SubjectKeyRecord) -> None: ...
+
+    def list_subject_keys(self, *, after_subject_id: str, limit: int, kek_id: str = "") -> list[SubjectKeyRecord]:
+        ...
+
+    def count_subject_keys_by_kek(self) -> dict[str, int]: ...
+
+    def replace_templates(self, subject_id: str, records: Sequence[TemplateRecord]) -> None:
+        """Delete the subject's templates, insert these, and note the change for other replicas."""
+        ...
+
+    def list_templates(self, subject_id: str) -> list[TemplateRecord]: ...
+
+    def scan_templates(self, *, after: tuple[str, str], limit: int) -> list[TemplateRecord]: ...
+
+    def add_template_change(self, subject_id: str) -> None: ...
+
+    def template_changes_since(self, change_us: int) -> list[tuple[str, int]]:
+        """(subject, time) of changes at or after ``change_us``, oldest first."""
+        ...
+
+
+class Tx(IdentityTx, AuditTx, ConsentTx, TemplateTx, Protocol):
     """Everything a transaction can do."""
 
 

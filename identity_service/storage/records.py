@@ -43,3 +43,28 @@ class EnrollmentSessionRecord:
     create_time: datetime
     expire_time: datetime
     used_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectKeyRecord:
+    """A subject's data key, only ever stored wrapped by a key encryption key."""
+
+    subject_id: str
+    kek_id: str
+    wrapped_key: bytes
+    create_time: datetime
+    rewrap_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateRecord:
+    """An encrypted template. The plaintext embedding exists only in process memory."""
+
+    template_id: str
+    subject_id: str
+    modality: str  # "face" or "voice"
+    model_id: str
+    model_version: str
+    nonce: bytes
+    ciphertext: bytes
+    create_time: datetime

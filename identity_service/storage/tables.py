@@ -3,7 +3,7 @@ backends. Nothing biometric is stored in plaintext; raw media is never stored.""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, String, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -142,3 +142,45 @@ class RevocationRow(SQLModel, table=True):
     grant_name: str = Field(sa_column=Column(String(160), nullable=False))
     owner_id: str = Field(sa_column=Column(String(64), nullable=False))
     revoke_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class SubjectKeyRow(SQLModel, table=True):
+    """A subject's AES-256 data key, wrapped by a key encryption key (never stored plain)."""
+
+    __tablename__ = "subject_keys"
+    __table_args__ = (Index("ix_subject_keys_kek", "kek_id"),)
+
+    subject_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    kek_id: str = Field(sa_column=Column(String(64), nullable=False))
+    wrapped_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    create_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    rewrap_us: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class TemplateRow(SQLModel, table=True):
+    """An AES-256-GCM sealed template; its associated data binds id, subject, modality and model."""
+
+    __tablename__ = "templates"
+    __table_args__ = (Index("ix_templates_subject", "subject_id", "template_id"),)
+
+    template_id: str = Field(sa_column=Column(String(32), primary_key=True))
+    subject_id: str = Field(sa_column=Column(String(64), nullable=False))
+    modality: str = Field(sa_column=Column(String(8), nullable=False))
+    model_id: str = Field(sa_column=Column(String(64), nullable=False))
+    model_version: str = Field(sa_column=Column(String(16), nullable=False))
+    nonce: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    ciphertext: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    create_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class TemplateChangeRow(SQLModel, table=True):
+    """Subjects whose templates changed, so every replica's search index can catch up."""
+
+    __tablename__ = "template_changes"
+    __table_args__ = (Index("ix_template_changes_time", "change_us"),)
+
+    # INTEGER on SQLite, where only that type autoincrements as the rowid.
+    change_id: int | None = Field(default=None, sa_column=Column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True))
+    subject_id: str = Field(sa_column=Column(String(64), nullable=False))
+    change_us: int = Field(sa_column=Column(BigInteger, nullable=False))

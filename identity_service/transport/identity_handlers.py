@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import grpc
 
 from identity_service.enrollment import EnrollmentService, EnrollmentView
-from identity_service.errors import NotImplementedYet
+from identity_service.errors import FieldInvalid, FieldMissing, ModelsUnavailable, NotImplementedYet
+from identity_service.likeness import LikenessService, MediaKind, Verdict
 from identity_service.settings import Settings
 from identity_service.storage.records import EnrollmentStatus
 from identity_service.transport.convert import service_actor, timestamp
@@ -28,6 +29,27 @@ STATES = {
     EnrollmentStatus.STALE: pb.ENROLLMENT_STATE_STALE,
 }
 STATUS_BY_STATE = {v: k for k, v in STATES.items()}
+MEDIA_KINDS = {
+    pb.MEDIA_CONTAINER_JPEG: MediaKind.IMAGE, pb.MEDIA_CONTAINER_PNG: MediaKind.IMAGE,
+    pb.MEDIA_CONTAINER_WAV: MediaKind.AUDIO, pb.MEDIA_CONTAINER_FLAC: MediaKind.AUDIO,
+    pb.MEDIA_CONTAINER_MP4: MediaKind.VIDEO, pb.MEDIA_CONTAINER_WEBM: MediaKind.VIDEO,
+    pb.MEDIA_CONTAINER_MOV: MediaKind.VIDEO,
+}
+VERDICTS = {Verdict.MATCH: pb.DECISION_MATCH, Verdict.NO_MATCH: pb.DECISION_NO_MATCH,
+            Verdict.INCONCLUSIVE: pb.DECISION_INCONCLUSIVE}
+MAX_TOP_K = 50
+
+
+def media_of(message: pb.Media, present: bool, field: str) -> tuple[MediaKind, bytes]:
+    if not present:
+        raise FieldMissing(field)
+    if message.container == pb.MEDIA_CONTAINER_UNSPECIFIED:
+        raise FieldMissing(f"{field}.container")
+    if message.container not in MEDIA_KINDS:
+        raise FieldInvalid(f"{field}.container", "unknown container")
+    if not message.content:
+        raise FieldMissing(f"{field}.content")
+    return MEDIA_KINDS[message.container], message.content
 
 
 def enrollment_message(view: EnrollmentView) -> pb.Enrollment:
@@ -47,9 +69,17 @@ def enrollment_message(view: EnrollmentView) -> pb.Enrollment:
 
 
 class IdentityHandlers(pb_grpc.IdentityServiceServicer):
-    def __init__(self, enrollments: EnrollmentService, settings: Settings) -> None:
+    def __init__(
+        self, enrollments: EnrollmentService, settings: Settings, likeness: LikenessService | None = None
+    ) -> None:
         self._enrollments = enrollments
         self._settings = settings
+        self._likeness = likeness
+
+    def _likeness_service(self) -> LikenessService:
+        if self._likeness is None:
+            raise ModelsUnavailable("this server was started without its face and voice models")
+        return self._likeness
 
     def StartEnrollment(
         self, request: pb.StartEnrollmentRequest, context: grpc.ServicerContext
@@ -98,12 +128,34 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
     def VerifyLikeness(
         self, request: pb.VerifyLikenessRequest, context: grpc.ServicerContext
     ) -> pb.VerifyLikenessResponse:
-        raise NotImplementedYet("VerifyLikeness", "issue 5: templates and verification")
+        sid = subject_id(request.subject_id)
+        kind, content = media_of(request.probe, request.HasField("probe"), "probe")
+        result = self._likeness_service().verify(sid, kind, content, actor=service_actor(context))
+        return pb.VerifyLikenessResponse(
+            decision=VERDICTS[result.verdict],
+            scores=[pb.ModalityScore(modality=s.modality, score=s.score, threshold=s.threshold, matched=s.matched)
+                    for s in result.scores],
+        )
 
     def SearchLikeness(
         self, request: pb.SearchLikenessRequest, context: grpc.ServicerContext
     ) -> pb.SearchLikenessResponse:
-        raise NotImplementedYet("SearchLikeness", "issue 5: templates and search")
+        kind, content = media_of(request.media, request.HasField("media"), "media")
+        if request.top_k < 0 or request.top_k > MAX_TOP_K:
+            raise FieldInvalid("top_k", f"1-{MAX_TOP_K}, or 0 for 5")
+        service = self._likeness_service()
+        found = service.search(kind, content, request.top_k or 5, actor=service_actor(context))
+        threshold = service.thresholds.face
+        return pb.SearchLikenessResponse(faces=[
+            pb.FaceMatches(
+                face_index=i,
+                box=pb.BoundingBox(x=float(f.box[0]), y=float(f.box[1]), width=float(f.box[2] - f.box[0]),
+                                   height=float(f.box[3] - f.box[1])),
+                candidates=[pb.Candidate(subject_id=h.subject_id, score=h.score, matched=h.score >= threshold)
+                            for h in f.candidates],
+            )
+            for i, f in enumerate(found)
+        ])
 
     def DeleteSubject(
         self, request: pb.DeleteSubjectRequest, context: grpc.ServicerContext

@@ -66,7 +66,7 @@ def create_server(
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
     )
     identity_service_pb2_grpc.add_IdentityServiceServicer_to_server(
-        IdentityHandlers(app.enrollments, settings), server
+        IdentityHandlers(app.enrollments, settings, app.likeness), server
     )
     consent_service_pb2_grpc.add_ConsentServiceServicer_to_server(
         ConsentHandlers(app.consent, app.keyring, settings), server
@@ -111,6 +111,9 @@ def serve(app: App, *, ready: threading.Event | None = None) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    if app.likeness is not None:
+        app.likeness.build_index()
+        app.likeness.start_polling(app.settings.index_poll_seconds)
     user_api = None
     verifier = None
     if app.settings.user_api_enabled():
