@@ -213,11 +213,12 @@ def callers_new(name: str, roles: tuple[str, ...]) -> None:
 
 
 def _register_operator_commands() -> None:
-    from identity_service.operator_cli import audit, signing_keys, subjects
+    from identity_service.operator_cli import audit, signing_keys, subjects, template_keys
 
     main.add_command(audit)
     main.add_command(subjects)
     main.add_command(signing_keys)
+    main.add_command(template_keys)
 
 
 _register_operator_commands()

@@ -117,6 +117,8 @@ class LikenessService:
         """Load every current face template; flag subjects whose templates a previous model made."""
         started = time.perf_counter()
         self._cursor_us = to_us(self._clock())
+        # Built aside and swapped in whole, so searches meanwhile see the old index, not half a new one.
+        index = FaceIndex(dimension=self.index.dimension)
         stale: set[str] = set()
         after = ("", "")
         current_subject, keys = "", b""
@@ -127,7 +129,7 @@ class LikenessService:
                 for record in page:
                     if record.subject_id != current_subject:
                         if vectors:
-                            self.index.put(current_subject, np.stack(vectors))
+                            index.put(current_subject, np.stack(vectors))
                         current_subject, vectors = record.subject_id, []
                         keys = self._data_key(tx, record.subject_id) or b""
                     if not self._current(record):
@@ -142,7 +144,8 @@ class LikenessService:
                 break
             after = (page[-1].subject_id, page[-1].template_id)
         if vectors:
-            self.index.put(current_subject, np.stack(vectors))
+            index.put(current_subject, np.stack(vectors))
+        self.index = index
         if stale:
             self._mark_stale(stale)
         log.info("search_index_built", templates=len(self.index), subjects=self.index.subjects,

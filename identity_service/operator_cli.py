@@ -351,6 +351,99 @@ def signing_keys_retire(kid: str, operator: str | None) -> None:
         click.echo(f"retired {kid}")
 
 
+@click.group("keys")
+def template_keys() -> None:
+    """Key encryption keys that wrap each subject's template data key."""
+
+
+@template_keys.command("list")
+@json_option
+@operator_option
+def template_keys_list(as_json: bool, operator: str | None) -> None:
+    """Key ids, state and how many subjects' data keys each wraps (never key material)."""
+    from identity_service.vault.keys import StaticKeyring
+    from identity_service.vault.rotation import keys_in_use
+
+    with operator_app("keys list", operator) as (app, _):
+        used = keys_in_use(app.store)
+        keys = app.vault.keys
+        rows = [{"kid": k.kid, "state": k.state, "created": k.create_time, "subjects": used.get(k.kid, 0)}
+                for k in (keys.keys() if isinstance(keys, StaticKeyring) else [])]
+        orphans = sorted(set(used) - {r["kid"] for r in rows})
+        if as_json:
+            click.echo(json.dumps({"keys": rows, "missing_keys": orphans}))
+            return
+        table = Table()
+        for column in ("kid", "state", "created", "subjects"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(str(row["kid"]), str(row["state"]), str(row["created"]), str(row["subjects"]))
+        console.print(table)
+        if orphans:
+            click.echo(f"data keys wrapped by keys not in the keyring: {', '.join(orphans)}", err=True)
+            sys.exit(1)
+
+
+@template_keys.command("rotate")
+@operator_option
+def template_keys_rotate(operator: str | None) -> None:
+    """A new active KEK, then every data key re-wrapped under it; old keys unwrap until retired."""
+    from identity_service.vault.keys import FileKeyring
+    from identity_service.vault.rotation import rewrap_all
+    from identity_service.vault.vault import TemplateVault
+
+    with operator_app("keys rotate", operator) as (app, actor):
+        keyring = app.vault.keys
+        if not isinstance(keyring, FileKeyring):
+            click.echo("keys come from LIKENESS_TEMPLATE_KEYS: put a new key first there, restart, then run "
+                       "`identity-service keys rewrap`", err=True)
+            sys.exit(2)
+        rotated = keyring.rotated()
+        rotated.save()
+        moved = rewrap_all(app.store, TemplateVault(rotated))
+        app.audit.record_now(actor.draft("keys.template.rotate", Outcome.SUCCESS,
+                                         details={"kid": rotated.active_kid(), "rewrapped": str(moved)}))
+        click.echo(f"new active key {rotated.active_kid()}; {moved} data keys re-wrapped")
+
+
+@template_keys.command("rewrap")
+@operator_option
+def template_keys_rewrap(operator: str | None) -> None:
+    """Re-wrap data keys still under an older KEK (after changing LIKENESS_TEMPLATE_KEYS)."""
+    from identity_service.vault.rotation import rewrap_all
+
+    with operator_app("keys rewrap", operator) as (app, actor):
+        moved = rewrap_all(app.store, app.vault)
+        app.audit.record_now(actor.draft("keys.template.rewrap", Outcome.SUCCESS, details={"rewrapped": str(moved)}))
+        click.echo(f"{moved} data keys re-wrapped under {app.vault.keys.active_kid()}")
+
+
+@template_keys.command("retire")
+@click.argument("kid")
+@operator_option
+def template_keys_retire(kid: str, operator: str | None) -> None:
+    """Destroy a rotated-out KEK. Refused while any data key is still wrapped by it."""
+    from identity_service.vault.keys import FileKeyring, KeyUnavailable
+    from identity_service.vault.rotation import keys_in_use
+
+    with operator_app("keys retire", operator, kid=kid) as (app, actor):
+        keyring = app.vault.keys
+        if not isinstance(keyring, FileKeyring):
+            click.echo("keys come from LIKENESS_TEMPLATE_KEYS: remove the key there", err=True)
+            sys.exit(2)
+        still = keys_in_use(app.store).get(kid, 0)
+        if still:
+            click.echo(f"cannot retire {kid}: {still} data keys are still wrapped by it; run `keys rewrap`", err=True)
+            sys.exit(1)
+        try:
+            keyring.without(kid).save()
+        except (KeyUnavailable, ValueError) as exc:
+            click.echo(f"cannot retire {kid}: {exc}", err=True)
+            sys.exit(1)
+        app.audit.record_now(actor.draft("keys.template.retire", Outcome.SUCCESS, details={"kid": kid}))
+        click.echo(f"retired {kid}")
+
+
 def _domain_call(call: Callable[[], T]) -> T:
     try:
         return call()

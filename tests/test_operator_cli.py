@@ -107,3 +107,29 @@ def test_tail_follow_prints_new_events_as_they_are_appended(tmp_path: Path) -> N
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_template_keys_rotate_rewrap_and_retire(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from identity_service.vault.keys import FileKeyring
+    from identity_service.vault.vault import TemplateVault
+
+    app = build_app(test_settings(tmp_path))
+    vault = TemplateVault(FileKeyring.load_or_create(app.settings.resolved_template_key_file()))
+    first = vault.keys.active_kid()
+    with app.store.write() as tx:
+        record, _ = vault.new_subject_key("alice", datetime.now(UTC))
+        tx.put_subject_key(record)
+    app.close()
+    listed = json.loads(run(tmp_path, "keys", "list", "--json").stdout)
+    assert listed["keys"][0]["kid"] == first and listed["keys"][0]["subjects"] == 1
+    assert "key" not in listed["keys"][0]  # never key material
+    busy = run(tmp_path, "keys", "retire", first)
+    assert busy.returncode == 1 and "still wrapped" in busy.stderr
+    rotated = run(tmp_path, "keys", "rotate")
+    assert rotated.returncode == 0 and "1 data keys re-wrapped" in rotated.stdout
+    states = {k["kid"]: (k["state"], k["subjects"]) for k in json.loads(run(tmp_path, "keys", "list", "--json").stdout)["keys"]}
+    assert states[first] == ("decrypt_only", 0) and len(states) == 2
+    assert run(tmp_path, "keys", "retire", first).returncode == 0
+    assert first not in {k["kid"] for k in json.loads(run(tmp_path, "keys", "list", "--json").stdout)["keys"]}

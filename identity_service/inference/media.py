@@ -21,6 +21,12 @@ VIDEO_CODECS = frozenset({"h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "mpeg1vi
 AUDIO_CODECS = frozenset({"aac", "mp3", "mp2", "opus", "vorbis", "flac", "alac"})
 
 
+def _codec(stream: av.stream.Stream) -> str:
+    """The codec's canonical name (mp3, not the decoder's mp3float)."""
+    codec = stream.codec_context.codec
+    return str(getattr(codec, "canonical_name", None) or codec.name)
+
+
 def _check_codec(codec: str, allowed: frozenset[str], what: str) -> None:
     if codec in allowed or (what == "audio" and codec.startswith("pcm_")):
         return
@@ -54,7 +60,7 @@ def decode_image(data: bytes) -> np.ndarray:
     try:
         if not container.streams.video:
             raise MediaUnsupported("image", "no picture")
-        codec = container.streams.video[0].codec_context.name
+        codec = _codec(container.streams.video[0])
         _check_codec(codec, IMAGE_CODECS, "image")
         _check_complete(data, codec)
         try:
@@ -85,7 +91,7 @@ def decode_audio(data: bytes) -> Audio:
         if not container.streams.audio:
             raise NoAudioTrack()
         stream = container.streams.audio[0]
-        _check_codec(stream.codec_context.name, AUDIO_CODECS, "audio")
+        _check_codec(_codec(stream), AUDIO_CODECS, "audio")
         source_rate = int(stream.codec_context.sample_rate or stream.rate or 0)
         resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
         chunks: list[np.ndarray] = []
@@ -122,7 +128,7 @@ def video_frames(data: bytes, *, every_seconds: float, max_frames: int) -> tuple
         raise NoVideoTrack()
     stream = container.streams.video[0]
     try:
-        _check_codec(stream.codec_context.name, VIDEO_CODECS, "video")
+        _check_codec(_codec(stream), VIDEO_CODECS, "video")
     except MediaUnsupported:
         container.close()
         raise
