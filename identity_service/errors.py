@@ -153,6 +153,41 @@ class LikenessTaken(DomainError):
         super().__init__("this face is already enrolled under another subject: one person, one cameo")
 
 
+class RecordingTooLarge(DomainError):
+    kind = ErrorKind.RESOURCE_EXHAUSTED
+    reason = "ERROR_REASON_RECORDING_TOO_LARGE"
+
+    def __init__(self, limit_bytes: int) -> None:
+        super().__init__(f"the recording is larger than {limit_bytes} bytes; record at most 30 s at 1080p or less",
+                         limit_bytes=limit_bytes)
+
+
+class RecordingDurationOutOfRange(DomainError):
+    kind = ErrorKind.INVALID_ARGUMENT
+    reason = "ERROR_REASON_RECORDING_DURATION_OUT_OF_RANGE"
+
+    def __init__(self, seconds: float, minimum: float, maximum: float) -> None:
+        super().__init__(f"the recording lasts {seconds:.1f} s; it must last {minimum:g}-{maximum:g} s",
+                         seconds=f"{seconds:.2f}", min_seconds=f"{minimum:g}", max_seconds=f"{maximum:g}")
+
+
+class RecordingFrameTooLarge(DomainError):
+    kind = ErrorKind.INVALID_ARGUMENT
+    reason = "ERROR_REASON_RECORDING_FRAME_TOO_LARGE"
+
+    def __init__(self, width: int, height: int, max_pixels: int) -> None:
+        super().__init__(f"frames of {width}x{height} are larger than allowed ({max_pixels} pixels); record at "
+                         "1080p or less", width=width, height=height, max_pixels=max_pixels)
+
+
+class RecordingReplayed(DomainError):
+    kind = ErrorKind.ALREADY_EXISTS
+    reason = "ERROR_REASON_RECORDING_REPLAYED"
+
+    def __init__(self) -> None:
+        super().__init__("this exact recording was uploaded before; record a new one for a new session")
+
+
 class GrantNotFound(DomainError):
     kind = ErrorKind.NOT_FOUND
     reason = "ERROR_REASON_GRANT_NOT_FOUND"

@@ -150,6 +150,18 @@ class Settings(BaseSettings):
     index_poll_seconds: float = Field(
         default=2.0, gt=0, description="How often the search index reads other replicas' template changes."
     )
+    enroll_max_bytes: int = Field(
+        default=50 * 1024 * 1024, ge=1024, description="Largest enrollment upload (video and audio together)."
+    )
+    enroll_min_seconds: float = Field(default=3.0, gt=0, description="Shortest enrollment recording.")
+    enroll_max_seconds: float = Field(default=30.0, gt=0, description="Longest enrollment recording.")
+    enroll_max_pixels: int = Field(
+        default=1920 * 1080, ge=64 * 64, description="Largest frame (width x height) of an enrollment video."
+    )
+    liveness_optional_checks: list[str] = Field(
+        default_factory=list,
+        description="Liveness checks reported but not required, e.g. [\"head_turns\"]; all are required by default.",
+    )
     user_api_listen_address: str = Field(
         default="127.0.0.1:8080",
         description="host:port of the user-facing HTTP API; empty turns it off. It starts only when "

@@ -23,6 +23,7 @@ from identity_service.vault.vault import TemplateVault
 
 if TYPE_CHECKING:
     from identity_service.inference.biometrics import Biometrics
+    from identity_service.inference.recording import RecordingAnalyzer
     from identity_service.likeness import LikenessService
 
 log = structlog.get_logger(__name__)
@@ -72,6 +73,36 @@ def load_biometrics(settings: Settings) -> Biometrics:
                          min_speech_seconds=settings.speech_min_seconds)
     return Biometrics.load(settings.resolved_model_dir(), device=settings.inference_device,
                            threads=settings.inference_threads, gates=gates)
+
+
+def load_recording_analyzer(settings: Settings, biometrics: Biometrics | None = None) -> RecordingAnalyzer:
+    """The enrollment recording analyser: biometrics plus landmarks, anti-spoofing and ASR."""
+    from identity_service.inference.antispoof import AntiSpoof
+    from identity_service.inference.asr import SpeechRecognizer
+    from identity_service.inference.landmarks import LandmarkModel
+    from identity_service.inference.manifest import BY_NAME
+    from identity_service.inference.ort import SessionCache
+    from identity_service.inference.recording import RecordingAnalyzer, RecordingLimits
+    from identity_service.inference.store import verify
+
+    bio = biometrics or load_biometrics(settings)
+    model_dir = settings.resolved_model_dir()
+    needed = tuple(BY_NAME[n] for n in ("face_landmarks", "face_antispoof", "speech_recognizer"))
+    problems = verify(model_dir, models=needed, deep=False)
+    if problems:
+        from identity_service.errors import ModelsUnavailable
+
+        raise ModelsUnavailable("; ".join(str(p) for p in problems))
+    sessions = SessionCache(device=settings.inference_device, intra_op_threads=settings.inference_threads)
+    return RecordingAnalyzer(
+        bio, LandmarkModel(sessions.get(model_dir / "face_landmarks" / "2d106det.onnx")),
+        AntiSpoof(sessions.get(model_dir / "face_antispoof" / "MiniFASNetV2.onnx"),
+                  sessions.get(model_dir / "face_antispoof" / "MiniFASNetV1SE.onnx")),
+        SpeechRecognizer(model_dir / "speech_recognizer", device=settings.inference_device,
+                         threads=settings.inference_threads),
+        RecordingLimits(min_seconds=settings.enroll_min_seconds, max_seconds=settings.enroll_max_seconds,
+                        max_pixels=settings.enroll_max_pixels),
+    )
 
 
 def template_keys(settings: Settings) -> KeyEncryptionKeys:

@@ -1,0 +1,213 @@
+"""Analysing one enrollment recording into liveness observations, templates and timings.
+
+Frames are sampled at a fixed rate and processed in small batches, never all held in memory;
+speech recognition runs in a thread beside the video analysis (both release the GIL)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from identity_service.errors import RecordingDurationOutOfRange, RecordingFrameTooLarge
+from identity_service.inference import media
+from identity_service.inference.antispoof import AntiSpoof
+from identity_service.inference.asr import SpeechRecognizer
+from identity_service.inference.biometrics import Biometrics
+from identity_service.inference.face import FaceDetector, align, quality
+from identity_service.inference.landmarks import LandmarkModel, mouth_opening
+from liveness.checks import AudioObservation, FrameObservation, Observations
+
+CHUNK = 512  # 32 ms at 16 kHz, as the VAD sees it
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingLimits:
+    min_seconds: float = 3.0
+    max_seconds: float = 30.0
+    max_pixels: int = 1920 * 1080
+    sample_fps: float = 8.0
+    embed_every: int = 4  # embed the face of every 4th sampled frame
+    live_every: int = 8  # presentation-attack scores on every 8th
+    batch: int = 16
+
+
+@dataclass(slots=True)
+class Analysis:
+    observations: Observations
+    face_templates: list[np.ndarray]
+    voice_template: np.ndarray | None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class RecordingAnalyzer:
+    def __init__(self, biometrics: Biometrics, landmarks: LandmarkModel, antispoof: AntiSpoof,
+                 recognizer: SpeechRecognizer | None, limits: RecordingLimits | None = None) -> None:
+        self.bio = biometrics
+        self.landmarks = landmarks
+        self.antispoof = antispoof
+        self.recognizer = recognizer
+        self.limits = limits or RecordingLimits()
+        detector = biometrics.detector
+        assert isinstance(detector, FaceDetector)
+        # Enrollment selfies fill the frame: a 320 px detector finds them at a quarter of the cost.
+        self.detector = FaceDetector(detector.model, size=320, threshold=detector.threshold, nms=detector.nms)
+
+    def analyze(self, video: bytes, audio: bytes | None = None, *, transcribe: bool = True) -> Analysis:
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        info, frames = media.video_frames(video, every_seconds=1.0 / self.limits.sample_fps,
+                                          max_frames=int(self.limits.max_seconds * self.limits.sample_fps) + 1)
+        if info.width * info.height > self.limits.max_pixels:
+            raise RecordingFrameTooLarge(info.width, info.height, self.limits.max_pixels)
+        # A tenth of a second of slack: containers round durations to whole frames.
+        if info.seconds and not self.limits.min_seconds - 0.1 <= info.seconds <= self.limits.max_seconds + 0.5:
+            raise RecordingDurationOutOfRange(info.seconds, self.limits.min_seconds, self.limits.max_seconds)
+        # Audio first (small), so speech recognition can run while the frames are analysed.
+        t = time.perf_counter()
+        sound = media.decode_audio(audio if audio is not None else video)
+        timings["decode_audio"] = _ms(t)
+        speech_result: dict[str, object] = {}
+        worker = threading.Thread(target=self._audio, args=(sound, transcribe, speech_result), name="enroll-audio")
+        worker.start()
+        try:
+            observed, crops, timings_video = self._video(frames)
+        finally:
+            worker.join()
+        timings.update(timings_video)
+        if "error" in speech_result:
+            raise speech_result["error"]  # type: ignore[misc]
+        timings.update(speech_result["timings"])  # type: ignore[call-overload]
+        seconds = observed[-1].time if observed else 0.0
+        if not info.seconds and not self.limits.min_seconds <= seconds + 1 / self.limits.sample_fps:
+            raise RecordingDurationOutOfRange(seconds, self.limits.min_seconds, self.limits.max_seconds)
+        if len(observed) < self.limits.min_seconds * self.limits.sample_fps * 0.5:
+            raise RecordingDurationOutOfRange(len(observed) / self.limits.sample_fps, self.limits.min_seconds,
+                                              self.limits.max_seconds)
+        t = time.perf_counter()
+        face_templates = self._templates(crops)
+        timings["embed_templates"] = _ms(t)
+        timings["total"] = _ms(started)
+        return Analysis(Observations(tuple(observed), speech_result["observation"]),  # type: ignore[arg-type]
+                        face_templates, speech_result.get("template"), timings)  # type: ignore[arg-type]
+
+    # --- video --------------------------------------------------------------------------------
+
+    def _video(self, frames: object) -> tuple[list[FrameObservation], list[tuple[float, np.ndarray]],
+                                              dict[str, float]]:
+        timings = {"decode_video": 0.0, "detect": 0.0, "landmarks": 0.0, "embed": 0.0, "pad": 0.0}
+        observed: list[FrameObservation] = []
+        crops: list[tuple[float, np.ndarray]] = []  # (quality, aligned crop) for templates
+        batch: list[tuple[float, np.ndarray]] = []
+        t = time.perf_counter()
+        for item in frames:  # type: ignore[attr-defined]
+            batch.append(item)
+            if len(batch) == self.limits.batch:
+                timings["decode_video"] += _ms(t)
+                self._batch(batch, observed, crops, timings)
+                batch = []
+                t = time.perf_counter()
+        timings["decode_video"] += _ms(t)
+        if batch:
+            self._batch(batch, observed, crops, timings)
+        return observed, crops, timings
+
+    def _batch(self, batch: list[tuple[float, np.ndarray]], observed: list[FrameObservation],
+               crops: list[tuple[float, np.ndarray]], timings: dict[str, float]) -> None:
+        images = [image for _, image in batch]
+        t = time.perf_counter()
+        detected = self.detector.detect_batch(images)
+        timings["detect"] += _ms(t)
+        gates = self.bio.gates
+        with_face = [i for i, faces in enumerate(detected) if faces]
+        largest = {i: max(detected[i], key=lambda f: f.width * f.height) for i in with_face}
+        t = time.perf_counter()
+        points = self.landmarks.landmarks_batch([images[i] for i in with_face], [largest[i] for i in with_face])
+        timings["landmarks"] += _ms(t)
+        mouths = {i: mouth_opening(p, largest[i]) for i, p in zip(with_face, points, strict=True)}
+        base = len(observed)
+        embed_rows = [i for i in with_face if (base + i) % self.limits.embed_every == 0]
+        live_rows = [i for i in with_face if (base + i) % self.limits.live_every == 0]
+        aligned = {i: align(images[i], largest[i].keypoints) for i in with_face}
+        t = time.perf_counter()
+        embeddings = dict(zip(embed_rows, self.bio.face_embedder.embed_batch(
+            np.stack([aligned[i] for i in embed_rows])) if embed_rows else [], strict=True))
+        timings["embed"] += _ms(t)
+        t = time.perf_counter()
+        live = dict(zip(live_rows, self.antispoof.live_scores([images[i] for i in live_rows],
+                                                              [largest[i] for i in live_rows]), strict=True))
+        timings["pad"] += _ms(t)
+        for i, (moment, _) in enumerate(batch):
+            faces = detected[i]
+            if not faces:
+                observed.append(FrameObservation(time=moment, faces=0))
+                continue
+            face = largest[i]
+            q = quality(face, aligned[i])
+            others = [f for f in faces if f is not face
+                      and min(f.width, f.height) >= gates.other_face_fraction * min(face.width, face.height)]
+            ok = (q.size_px >= gates.min_face_px and q.sharpness >= gates.min_sharpness
+                  and gates.min_brightness <= q.brightness <= gates.max_brightness)
+            observed.append(FrameObservation(
+                time=moment, faces=1 + len(others), size_px=q.size_px, quality_ok=ok, yaw=q.yaw_degrees,
+                pitch=q.pitch_degrees, mouth=mouths[i], live=float(live[i]) if i in live else None,
+                embedding=embeddings.get(i)))
+            if ok and not others:
+                # Templates come from the sharpest near-frontal frames.
+                frontal = max(0.0, 1.0 - (abs(q.yaw_degrees) + abs(q.pitch_degrees)) / 45.0)
+                score = frontal * min(q.sharpness, 500.0) * q.detector_score
+                crops.append((score, aligned[i]))
+                crops.sort(key=lambda c: -c[0])
+                del crops[5:]
+
+    def _templates(self, crops: list[tuple[float, np.ndarray]]) -> list[np.ndarray]:
+        if not crops:
+            return []
+        return list(self.bio.face_embedder.embed_batch(np.stack([c for _, c in crops])))
+
+    # --- audio --------------------------------------------------------------------------------
+
+    def _audio(self, sound: media.Audio, transcribe: bool, out: dict[str, object]) -> None:
+        timings: dict[str, float] = {}
+        try:
+            gates = self.bio.gates
+            if sound.source_rate and sound.source_rate < gates.min_sample_rate:
+                from identity_service.errors import AudioSampleRateTooLow
+
+                raise AudioSampleRateTooLow(sound.source_rate, gates.min_sample_rate)
+            samples = sound.samples
+            t = time.perf_counter()
+            speech = self.bio.vad.speech(samples)
+            timings["vad"] = _ms(t)
+            chunks = len(samples) // CHUNK
+            energy = np.sqrt(np.mean(samples[: chunks * CHUNK].reshape(chunks, CHUNK) ** 2, axis=1)) if chunks \
+                else np.zeros(0)
+            t = time.perf_counter()
+            parts: tuple[np.ndarray, ...] = ()
+            template = None
+            if speech.speech_seconds >= gates.min_speech_seconds:
+                pieces = 3 if speech.speech_seconds >= 6.0 else 2
+                step = len(speech.samples) // pieces
+                segments = [speech.samples[i * step:(i + 1) * step] for i in range(pieces)]
+                if step >= 0.6 * media.SAMPLE_RATE:
+                    parts = tuple(self.bio.voice_embedder.embed_batch(segments))
+                template = self.bio.voice_embedder.embed_batch([speech.samples])[0]
+            timings["speaker"] = _ms(t)
+            transcript = None
+            if transcribe and self.recognizer is not None and speech.speech_seconds > 0.3:
+                t = time.perf_counter()
+                transcript = self.recognizer.transcribe(samples)
+                timings["asr"] = _ms(t)
+            out["observation"] = AudioObservation(
+                seconds=sound.seconds, speech_seconds=speech.speech_seconds, vad=speech.probabilities,
+                energy=energy.astype(np.float32), voice_parts=parts, transcript=transcript)
+            out["template"] = template
+            out["timings"] = timings
+        except Exception as exc:  # handed to the caller's thread
+            out["error"] = exc
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)

@@ -1,0 +1,166 @@
+"""Builds the liveness dev set from ../shared/data: bona fide recordings and attacks.
+
+    .venv/bin/python scripts/build_liveness_devset.py [--out var/liveness-devset]
+
+Writes the media (never committed: it is made from ../shared/data, whose rights are mixed) and
+``manifest.csv`` with rows ``path,label,attack_type,digits`` for scripts/eval_liveness.py.
+
+- bona_fide: every clip in talking/ (a real person speaking in their own voice, genuine lip sync).
+- photo_video: a still photo encoded as a 4 s video, with real speech as its audio.
+- pad_photo: the presentation-attack photos in pad/ (a photo of a photo or a screen), same way.
+- spliced: the first half of one person's clip joined to the second half of another's.
+- dubbed: a real talking face with another person's voice laid over it.
+- wrong_digits: a real face video with real spoken digits muxed as its audio, asked for other
+  digits (nothing in ../shared/data says a challenge on camera; this is built, and says so).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from identity_service.inference import media
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+FPS = 25
+
+
+def frames_of(path: Path) -> tuple[list[np.ndarray], float]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        fps = float(stream.average_rate or FPS)
+        return [f.to_ndarray(format="bgr24") for f in container.decode(stream)], fps
+
+
+def audio_of(path: Path) -> np.ndarray:
+    return media.decode_audio(path.read_bytes()).samples
+
+
+def encode(out: Path, frames: list[np.ndarray], audio: np.ndarray, fps: float = FPS) -> None:
+    """H.264 + AAC in MP4, the way a phone records."""
+    height, width = frames[0].shape[:2]
+    width, height = width - width % 2, height - height % 2
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        video = container.add_stream("libx264", rate=Fraction(round(fps * 1000), 1000))
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        sound = container.add_stream("aac", rate=16_000, layout="mono")
+        for image in frames:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[:height, :width]), format="bgr24")
+            for packet in video.encode(frame):
+                container.mux(packet)
+        for packet in video.encode(None):
+            container.mux(packet)
+        pcm = av.AudioFrame.from_ndarray((np.clip(audio, -1, 1) * 32767).astype(np.int16)[None], format="s16",
+                                         layout="mono")
+        pcm.sample_rate = 16_000
+        resampler = av.AudioResampler(format=sound.codec_context.format, layout="mono", rate=16_000)
+        for part in resampler.resample(pcm):
+            for packet in sound.encode(part):
+                container.mux(packet)
+        for packet in sound.encode(None):
+            container.mux(packet)
+    out.write_bytes(buffer.getvalue())
+
+
+def fit(audio: np.ndarray, seconds: float) -> np.ndarray:
+    n = int(seconds * 16_000)
+    if len(audio) >= n:
+        return audio[:n]
+    return np.concatenate([audio, np.zeros(n - len(audio), np.float32)])
+
+
+def still(image_path: Path, seconds: float, speech: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    image = media.decode_image(image_path.read_bytes())
+    scale = min(1.0, 640 / max(image.shape[:2]))
+    image = cv2.resize(image, None, fx=scale, fy=scale)
+    return [image] * int(seconds * FPS), fit(speech, seconds)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("var/liveness-devset"))
+    args = parser.parse_args()
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    rows: list[tuple[str, str, str, str]] = []
+    talking = sorted(p for p in (SHARED / "talking").iterdir() if p.suffix in (".mp4", ".mpg"))
+    for clip in talking:
+        rows.append((str(clip.resolve()), "bona_fide", "none", ""))
+    speech = [audio_of(p) for p in sorted((SHARED / "speech/librispeech").glob("*/*.flac"))[::10]]
+
+    stills = [SHARED / "faces/knn_examples/train/obama/obama.jpg", SHARED / "faces/knn_examples/train/biden/biden2.jpg",
+              SHARED / "faces/knn_examples/train/rose_leslie/img2.jpg", SHARED / "pad/image_T1.jpg"]
+    for i, photo in enumerate(stills):
+        frames, audio = still(photo, 4.0, speech[i % len(speech)])
+        encode(out / f"photo_video_{i}.mp4", frames, audio)
+        rows.append((str((out / f"photo_video_{i}.mp4").resolve()), "attack", "photo_video", ""))
+    for i, photo in enumerate(sorted((SHARED / "pad").glob("image_F*.jpg"))):
+        frames, audio = still(photo, 4.0, speech[(i + 2) % len(speech)])
+        encode(out / f"pad_photo_{i}.mp4", frames, audio)
+        rows.append((str((out / f"pad_photo_{i}.mp4").resolve()), "attack", "pad_photo", ""))
+
+    # Spliced: halves of two different people (the talking clips' manifest names each person).
+    people = [("OpenTalker_video-retalking_1.mp4", "jixinya_EAMM_M030_sad_3_001.mp4"),
+              ("sstzal_DFRF_cnn2_25fps_57-71s.mp4", "yerfor_MimicTalk_German_20s.mp4"),
+              ("rizkiarm_LipNet_bbaf2n.mpg", "rizkiarm_LipNet_brbk7n.mpg"),
+              ("rizkiarm_LipNet_lbax4n.mpg", "rizkiarm_LipNet_lbbc2a.mpg"),
+              ("yerfor_MimicTalk_German_20s.mp4", "OpenTalker_video-retalking_1.mp4")]
+    for i, (first, second) in enumerate(people):
+        a_frames, a_fps = frames_of(SHARED / "talking" / first)
+        b_frames, _ = frames_of(SHARED / "talking" / second)
+        a_audio, b_audio = audio_of(SHARED / "talking" / first), audio_of(SHARED / "talking" / second)
+        half_seconds = min(len(a_frames), len(b_frames), int(5 * a_fps)) / a_fps / 2 + 1.0
+        n = int(half_seconds * a_fps)
+        size = (a_frames[0].shape[1], a_frames[0].shape[0])
+        frames = a_frames[:n] + [cv2.resize(f, size) for f in b_frames[:n]]
+        audio = np.concatenate([fit(a_audio, half_seconds), fit(b_audio, half_seconds)])
+        encode(out / f"spliced_{i}.mp4", frames, audio, a_fps)
+        rows.append((str((out / f"spliced_{i}.mp4").resolve()), "attack", "spliced", ""))
+
+    # Dubbed: each talking face with a LibriSpeech reader's voice, and some with another clip's voice.
+    dubs = [(clip, speech[i % len(speech)]) for i, clip in enumerate(talking[::2])]
+    dubs += [(talking[0], audio_of(talking[12])), (talking[14], audio_of(talking[1]))]
+    for i, (clip, voice) in enumerate(dubs):
+        frames, fps = frames_of(clip)
+        frames = frames[: int(10 * fps)]
+        encode(out / f"dubbed_{i}.mp4", frames, fit(voice, len(frames) / fps), fps)
+        rows.append((str((out / f"dubbed_{i}.mp4").resolve()), "attack", "dubbed", ""))
+
+    # Wrong digits: a real face video with real spoken digits (8 kHz, upsampled) as its audio.
+    digits_dir = SHARED / "digits" / "jackson"
+    for i, (video, said, asked) in enumerate([("d6.mp4", "40719", "40718"), ("d10.mp4", "2593", "8812"),
+                                              ("d9.mp4", "61854", "61845")]):
+        parts = []
+        for j, digit in enumerate(said):
+            take = sorted(digits_dir.glob(f"{digit}_jackson_*.wav"))[j]
+            parts += [audio_of(take), np.zeros(4000, np.float32)]
+        frames, fps = frames_of(SHARED / "video" / video)
+        audio = np.concatenate(parts)
+        frames = frames[: int(max(4.0, len(audio) / 16_000 + 0.5) * fps)]
+        encode(out / f"wrong_digits_{i}.mp4", frames, fit(audio, len(frames) / fps), fps)
+        rows.append((str((out / f"wrong_digits_{i}.mp4").resolve()), "attack", "wrong_digits", asked))
+
+    with (out / "manifest.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "label", "attack_type", "digits"])
+        writer.writerows(rows)
+    counts: dict[str, int] = {}
+    for _, _, kind, _ in rows:
+        counts[kind] = counts.get(kind, 0) + 1
+    print(f"{len(rows)} recordings in {out}/manifest.csv: {counts}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
