@@ -43,17 +43,70 @@ def serve(address: str | None) -> None:
     configure(settings.log_format, settings.log_level)
     from identity_service.errors import ModelsUnavailable
     from identity_service.transport.server import serve as run
-    from identity_service.wiring import build_app, load_biometrics
+    from identity_service.wiring import build_app, load_biometrics, load_recording_analyzer
 
     try:
         biometrics = load_biometrics(settings)
+        analyzer = load_recording_analyzer(settings, biometrics)
     except ModelsUnavailable as exc:
         click.echo(f"cannot start: model files in {settings.resolved_model_dir()} are missing or altered:", err=True)
         for problem in exc.metadata["problems"].split("; "):
             click.echo(f"  {problem}", err=True)
         click.echo("fix: run `identity-service models pull` (LIKENESS_MODEL_DIR says where they go)", err=True)
         sys.exit(2)
-    run(build_app(settings, biometrics=biometrics))
+    run(build_app(settings, biometrics=biometrics, analyzer=analyzer))
+
+
+@main.command()
+@click.argument("subject_id")
+@click.argument("video", type=click.Path(exists=True, dir_okay=False))
+@click.option("--audio", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A separate audio track (.wav or .flac).")
+@click.option("--target", default=None, help="host:port of the service (default LIKENESS_LISTEN_ADDRESS).")
+@click.option("--token", envvar="LIKENESS_CLIENT_TOKEN", required=True,
+              help="Bearer token of a caller with the app or admin role (env LIKENESS_CLIENT_TOKEN).")
+@click.option("--reenroll", is_flag=True, help="Replace an active enrollment.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def enroll(subject_id: str, video: str, audio: str | None, target: str | None, token: str, reenroll: bool,
+           as_json: bool) -> None:
+    """Enroll SUBJECT_ID from a recording file over gRPC (operators and demos): prints the
+    challenge, then every liveness check. Exit 0 when enrolled, 1 when refused."""
+    import grpc
+
+    from identity_service.client import enroll_file, error_details
+    from likeness.identity.v1 import identity_service_pb2 as pb
+
+    address = target or load_settings().listen_address
+    with grpc.insecure_channel(address) as channel:
+        try:
+            session, result = enroll_file(channel, subject_id, video, token=token, audio_path=audio,
+                                          reenroll=reenroll)
+        except grpc.RpcError as error:
+            details = error_details(error)
+            click.echo(f"refused: {details.code.name} {details.reason}: {details.message}", err=True)
+            sys.exit(1)
+        except ValueError as error:
+            click.echo(str(error), err=True)
+            sys.exit(2)
+    state = pb.EnrollmentState.Name(result.state)  # type: ignore[attr-defined]
+    checks = [{"check": pb.LivenessCheckKind.Name(c.kind).removeprefix("LIVENESS_CHECK_KIND_").lower(),
+               "score": round(c.score, 3), "threshold": round(c.threshold, 3), "passed": c.passed,
+               "required": c.required, "reason": c.reason} for c in result.checks]  # type: ignore[attr-defined]
+    challenge = session.challenge  # type: ignore[attr-defined]
+    if as_json:
+        click.echo(json.dumps({"subject_id": subject_id, "state": state, "checks": checks,
+                               "challenge": {"digits": challenge.digits,
+                                             "head_turns": [pb.HeadTurn.Name(t) for t in challenge.head_turns]}}))
+    else:
+        turns = " ".join(pb.HeadTurn.Name(t).removeprefix("HEAD_TURN_").lower() for t in challenge.head_turns)
+        click.echo(f"challenge: say {challenge.digits}, turn {turns}")
+        table = Table(title=f"{subject_id}: {state}")
+        for column in ("check", "score", "threshold", "passed", "required", "reason"):
+            table.add_column(column)
+        for c in checks:
+            table.add_row(*(str(c[k]) for k in ("check", "score", "threshold", "passed", "required", "reason")))
+        Console().print(table)
+    sys.exit(0 if state == "ENROLLMENT_STATE_ACTIVE" else 1)
 
 
 @main.group()

@@ -22,9 +22,11 @@ from identity_service.vault.keys import FileKeyring, KeyEncryptionKeys, keyring_
 from identity_service.vault.vault import TemplateVault
 
 if TYPE_CHECKING:
+    from identity_service.enroll_recording import RecordingEnrollment
     from identity_service.inference.biometrics import Biometrics
     from identity_service.inference.recording import RecordingAnalyzer
     from identity_service.likeness import LikenessService
+    from liveness.checks import LivenessPolicy
 
 log = structlog.get_logger(__name__)
 
@@ -44,6 +46,8 @@ class App:
     biometrics: Biometrics | None = None
     # Templates, verification and search: present when biometrics are.
     likeness: LikenessService | None = None
+    # The liveness upload: present when the recording analyser is.
+    enroller: RecordingEnrollment | None = None
 
     def close(self) -> None:
         if self.likeness is not None:
@@ -112,9 +116,22 @@ def template_keys(settings: Settings) -> KeyEncryptionKeys:
     return FileKeyring.load_or_create(settings.resolved_template_key_file())
 
 
+def liveness_policy(settings: Settings) -> LivenessPolicy:
+    from liveness.checks import CheckKind, LivenessPolicy
+
+    optional = set()
+    for name in settings.liveness_optional_checks:
+        try:
+            optional.add(CheckKind(name))
+        except ValueError as exc:
+            raise SystemExit(f"LIKENESS_LIVENESS_OPTIONAL_CHECKS: unknown check {name!r}; "
+                             f"known: {[k.value for k in CheckKind]}") from exc
+    return LivenessPolicy(required=frozenset(CheckKind) - optional)
+
+
 def build_app(
     settings: Settings, *, store: Store | None = None, migrate_now: bool | None = None,
-    biometrics: Biometrics | None = None,
+    biometrics: Biometrics | None = None, analyzer: RecordingAnalyzer | None = None,
 ) -> App:
     """Wire the service. Migrates on start when the settings say so (SQLite by default)."""
     sql = store or SqlStore.from_url(settings.resolved_database_url())
@@ -156,6 +173,11 @@ def build_app(
             else VOICE.threshold(settings.match_target_fmr),
         )
         likeness = LikenessService(sql, vault, audit, biometrics, thresholds)
+    enroller = None
+    if likeness is not None and analyzer is not None:
+        from identity_service.enroll_recording import RecordingEnrollment
+
+        enroller = RecordingEnrollment(sql, audit, analyzer, likeness, liveness_policy(settings))
     enrollments = EnrollmentService(
         sql, audit, session_ttl=timedelta(seconds=settings.enrollment_session_ttl_seconds)
     )
@@ -174,4 +196,5 @@ def build_app(
         vault=vault,
         biometrics=biometrics,
         likeness=likeness,
+        enroller=enroller,
     )

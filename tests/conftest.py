@@ -177,3 +177,10 @@ def biometrics(model_dir: Path):  # type: ignore[no-untyped-def]
     from identity_service.inference.biometrics import Biometrics
 
     return Biometrics.load(model_dir, device="auto")
+
+
+@pytest.fixture(scope="session")
+def recording_analyzer(biometrics, model_dir: Path):  # type: ignore[no-untyped-def]
+    from identity_service.wiring import load_recording_analyzer
+
+    return load_recording_analyzer(Settings(model_dir=model_dir), biometrics)

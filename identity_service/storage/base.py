@@ -51,6 +51,10 @@ class IdentityTx(Protocol):
         """Atomically move an OPEN session to USED; False if it was not open."""
         ...
 
+    def claim_media_hash(self, media_sha256: str) -> bool:
+        """Record an uploaded recording's hash; False when it was recorded before."""
+        ...
+
     def delete_subject(self, subject_id: str) -> int:
         """Remove every row about the subject; returns how many rows went."""
         ...

@@ -38,6 +38,7 @@ from identity_service.storage.tables import (
     AuditHeadRow,
     BlockRow,
     CameoPolicyRow,
+    EnrollmentMediaRow,
     EnrollmentRow,
     EnrollmentSessionRow,
     GrantRow,
@@ -148,6 +149,14 @@ class SqlTx:
             removed += int(result.rowcount)
         self.add_template_change(subject_id)
         return removed
+
+    def claim_media_hash(self, media_sha256: str) -> bool:
+        """Record a recording's hash; False when it was recorded before."""
+        if self.session.get(EnrollmentMediaRow, media_sha256) is not None:
+            return False
+        self.session.add(EnrollmentMediaRow(media_sha256=media_sha256, create_us=to_us(utc_now())))
+        self.session.flush()
+        return True
 
     # --- templates ------------------------------------------------------------------------
 

@@ -184,3 +184,12 @@ class TemplateChangeRow(SQLModel, table=True):
         BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True))
     subject_id: str = Field(sa_column=Column(String(64), nullable=False))
     change_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class EnrollmentMediaRow(SQLModel, table=True):
+    """The SHA-256 of each uploaded recording (no subject, no media): a re-sent one is refused."""
+
+    __tablename__ = "enrollment_media"
+
+    media_sha256: str = Field(sa_column=Column(String(64), primary_key=True))
+    create_us: int = Field(sa_column=Column(BigInteger, nullable=False))

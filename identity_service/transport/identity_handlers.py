@@ -6,8 +6,9 @@ from collections.abc import Iterator
 
 import grpc
 
+from identity_service.enroll_recording import RecordingEnrollment
 from identity_service.enrollment import EnrollmentService, EnrollmentView
-from identity_service.errors import FieldInvalid, FieldMissing, ModelsUnavailable, NotImplementedYet
+from identity_service.errors import FieldInvalid, FieldMissing, ModelsUnavailable, RecordingTooLarge
 from identity_service.likeness import LikenessService, MediaKind, Verdict
 from identity_service.settings import Settings
 from identity_service.storage.records import EnrollmentStatus
@@ -38,6 +39,16 @@ MEDIA_KINDS = {
 VERDICTS = {Verdict.MATCH: pb.DECISION_MATCH, Verdict.NO_MATCH: pb.DECISION_NO_MATCH,
             Verdict.INCONCLUSIVE: pb.DECISION_INCONCLUSIVE}
 MAX_TOP_K = 50
+VIDEO_CONTAINERS = {pb.MEDIA_CONTAINER_MP4, pb.MEDIA_CONTAINER_WEBM, pb.MEDIA_CONTAINER_MOV}
+AUDIO_CONTAINERS = {pb.MEDIA_CONTAINER_WAV, pb.MEDIA_CONTAINER_FLAC, pb.MEDIA_CONTAINER_MP4,
+                    pb.MEDIA_CONTAINER_WEBM}
+CHECK_KINDS = {
+    "single_face": pb.LIVENESS_CHECK_KIND_SINGLE_FACE, "one_identity": pb.LIVENESS_CHECK_KIND_ONE_IDENTITY,
+    "head_turns": pb.LIVENESS_CHECK_KIND_HEAD_TURNS, "spoken_digits": pb.LIVENESS_CHECK_KIND_SPOKEN_DIGITS,
+    "one_voice": pb.LIVENESS_CHECK_KIND_ONE_VOICE, "lip_sync": pb.LIVENESS_CHECK_KIND_LIP_SYNC,
+    "presentation_attack": pb.LIVENESS_CHECK_KIND_PRESENTATION_ATTACK,
+    "session_fresh": pb.LIVENESS_CHECK_KIND_SESSION_FRESH,
+}
 
 
 def media_of(message: pb.Media, present: bool, field: str) -> tuple[MediaKind, bytes]:
@@ -70,11 +81,13 @@ def enrollment_message(view: EnrollmentView) -> pb.Enrollment:
 
 class IdentityHandlers(pb_grpc.IdentityServiceServicer):
     def __init__(
-        self, enrollments: EnrollmentService, settings: Settings, likeness: LikenessService | None = None
+        self, enrollments: EnrollmentService, settings: Settings, likeness: LikenessService | None = None,
+        enroller: RecordingEnrollment | None = None,
     ) -> None:
         self._enrollments = enrollments
         self._settings = settings
         self._likeness = likeness
+        self._enroller = enroller
 
     def _likeness_service(self) -> LikenessService:
         if self._likeness is None:
@@ -100,7 +113,51 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
     def Enroll(
         self, request_iterator: Iterator[pb.EnrollRequest], context: grpc.ServicerContext
     ) -> pb.EnrollResponse:
-        raise NotImplementedYet("Enroll", "issue 4: liveness enrollment")
+        if self._enroller is None:
+            raise ModelsUnavailable("this server was started without its liveness models")
+        first = next(request_iterator, None)
+        if first is None or first.WhichOneof("part") != "header":
+            raise FieldMissing("header")
+        header = first.header
+        if not header.session_id:
+            raise FieldMissing("header.session_id")
+        if header.container == pb.MEDIA_CONTAINER_UNSPECIFIED:
+            raise FieldMissing("header.container")
+        if header.container not in VIDEO_CONTAINERS:
+            raise FieldInvalid("header.container", "the recording is a video: MP4, WEBM or MOV")
+        if header.audio_container != pb.MEDIA_CONTAINER_UNSPECIFIED and header.audio_container not in AUDIO_CONTAINERS:
+            raise FieldInvalid("header.audio_container", "WAV, FLAC, MP4 or WEBM")
+        actor = service_actor(context)
+        session = self._enroller.begin(header.session_id, actor=actor)
+        video, audio = bytearray(), bytearray()
+        limit = self._settings.enroll_max_bytes
+        try:
+            for message in request_iterator:
+                part = message.WhichOneof("part")
+                if part == "header":
+                    raise FieldInvalid("header", "only the first message is a header")
+                data = message.chunk if part == "chunk" else message.audio_chunk
+                if len(video) + len(audio) + len(data) > limit:
+                    raise RecordingTooLarge(limit)  # stop reading: the rest is never buffered
+                (video if part == "chunk" else audio).extend(data)
+            if not video:
+                raise FieldMissing("chunk")
+            if audio and header.audio_container == pb.MEDIA_CONTAINER_UNSPECIFIED:
+                raise FieldMissing("header.audio_container")
+        except grpc.RpcError:
+            # The client went away half-way: the session is spent, nothing biometric is kept.
+            self._enroller.abandon(session, "UPLOAD_CANCELLED", actor=actor)
+            context.abort(grpc.StatusCode.CANCELLED, "the upload stopped before its end")
+        except Exception as error:
+            # A refused upload still consumed its session; nothing biometric is kept.
+            self._enroller.abandon(session, getattr(error, "reason", "UPLOAD_ABORTED"), actor=actor)
+            raise
+        outcome = self._enroller.finish(session, bytes(video), bytes(audio) or None, actor=actor)
+        return pb.EnrollResponse(
+            subject_id=outcome.subject_id, state=STATES[outcome.status],
+            checks=[pb.LivenessCheck(kind=CHECK_KINDS[c.kind.value], score=c.score, threshold=c.threshold,
+                                     passed=c.passed, required=c.required, reason=c.reason) for c in outcome.checks],
+        )
 
     def GetEnrollment(
         self, request: pb.GetEnrollmentRequest, context: grpc.ServicerContext

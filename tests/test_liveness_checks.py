@@ -1,0 +1,141 @@
+"""The liveness checks as pure functions over observations, and the spoken-digit parser."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from liveness.challenge import HeadTurn, new_challenge
+from liveness.checks import (
+    AudioObservation,
+    CheckKind,
+    FrameObservation,
+    LivenessPolicy,
+    Observations,
+    evaluate,
+    head_turns,
+    lip_sync,
+    one_identity,
+    passed,
+    presentation_attack,
+    single_face,
+    spoken_digits_check,
+)
+from liveness.digits import digit_accuracy, spoken_digits
+
+POLICY = LivenessPolicy()
+
+
+def unit(seed: int) -> np.ndarray:
+    v = np.random.default_rng(seed).standard_normal(512).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def frames(n: int, **kw: object) -> tuple[FrameObservation, ...]:
+    return tuple(FrameObservation(time=i / 8, faces=1, quality_ok=True, **kw) for i in range(n))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("text", "digits"), [
+    ("4 0 7 1 9", "40719"), ("four oh seven one", "4071"), ("Four, zero, seven, one, nine.", "40719"),
+    ("double seven three", "773"), ("okay um 5 and 6", "56"), ("4071", "4071"), ("", ""),
+    ("for to ate", "428"),
+])
+def test_spoken_digits_are_normalised(text: str, digits: str) -> None:
+    assert spoken_digits(text) == digits
+
+
+def test_digit_accuracy_is_an_edit_distance() -> None:
+    assert digit_accuracy("4071", "4071") == 1.0
+    assert digit_accuracy("4071", "4017") == 0.5
+    assert digit_accuracy("4071", "") == 0.0
+    assert digit_accuracy("4071", "40711") == 0.75
+
+
+def test_head_turns_in_order_pass_and_out_of_order_fail() -> None:
+    poses = [(0, 0)] * 4 + [(25, 0)] * 3 + [(0, 0)] * 3 + [(-25, 0)] * 3 + [(0, 0)] * 3 + [(0, 18)] * 3 + [(0, 0)] * 4
+    obs = Observations(tuple(FrameObservation(time=i / 8, faces=1, yaw=y, pitch=p) for i, (y, p) in enumerate(poses)),
+                       None)
+    ok = head_turns(obs, POLICY, (HeadTurn.LEFT, HeadTurn.RIGHT, HeadTurn.UP))
+    assert ok.passed and ok.score == 3
+    wrong = head_turns(obs, POLICY, (HeadTurn.UP, HeadTurn.LEFT))
+    assert not wrong.passed and wrong.reason == "TURNS_OUT_OF_ORDER"
+    still = Observations(frames(20), None)
+    assert head_turns(still, POLICY, (HeadTurn.LEFT,)).reason == "TURNS_MISSING"
+
+
+def test_face_count_and_identity() -> None:
+    same = Observations(tuple(FrameObservation(time=i, faces=1, quality_ok=True, embedding=unit(1)) for i in range(10)),
+                        None)
+    assert single_face(same, POLICY).passed and one_identity(same, POLICY).passed
+    spliced = Observations(tuple(FrameObservation(time=i, faces=1, quality_ok=True, embedding=unit(1 if i < 5 else 2))
+                                 for i in range(10)), None)
+    assert one_identity(spliced, POLICY).reason == "IDENTITY_CHANGES"
+    crowd = Observations(tuple(FrameObservation(time=i, faces=2 if i % 2 else 1, quality_ok=True) for i in range(10)),
+                         None)
+    assert single_face(crowd, POLICY).reason == "MULTIPLE_FACES"
+    empty = Observations(tuple(FrameObservation(time=i, faces=0) for i in range(10)), None)
+    assert single_face(empty, POLICY).reason == "FACE_MISSING"
+
+
+def speech_audio(mouth_times: np.ndarray, mouth: np.ndarray, shift: float = 0.0) -> AudioObservation:
+    chunks = int((mouth_times[-1] + 1) / 0.032)
+    energy = np.interp(np.arange(chunks) * 0.032, mouth_times + shift, mouth).astype(np.float32)
+    return AudioObservation(seconds=chunks * 0.032, speech_seconds=chunks * 0.032, vad=np.ones(chunks, np.float32),
+                            energy=energy)
+
+
+def test_lip_sync_scores_synchronous_lips_high_and_still_or_shuffled_ones_low() -> None:
+    rng = np.random.default_rng(3)
+    times = np.arange(80) / 8
+    mouth = np.clip(np.sin(times * 5) * 0.1 + rng.normal(0, 0.02, len(times)), 0, None)
+    talking = tuple(FrameObservation(time=t, faces=1, mouth=float(m)) for t, m in zip(times, mouth, strict=True))
+    synced = lip_sync(Observations(talking, speech_audio(times, mouth)), POLICY)
+    assert synced.passed and synced.score > 0.8
+    dubbed = lip_sync(Observations(talking, speech_audio(times, rng.permutation(mouth))), POLICY)
+    assert not dubbed.passed and dubbed.reason == "LIPS_OUT_OF_SYNC"
+    photo = tuple(FrameObservation(time=t, faces=1, mouth=0.05 + float(rng.normal(0, 0.001))) for t in times)
+    assert lip_sync(Observations(photo, speech_audio(times, mouth)), POLICY).reason == "LIPS_STILL"
+
+
+def test_presentation_attack_uses_the_median_live_score() -> None:
+    live = Observations(frames(8, live=0.95), None)
+    spoof = Observations(tuple(FrameObservation(time=i, faces=1, live=0.02 if i % 4 else 0.9) for i in range(8)), None)
+    assert presentation_attack(live, POLICY).passed
+    assert presentation_attack(spoof, POLICY).reason == "PRESENTATION_ATTACK_SUSPECTED"
+
+
+def test_digits_check_and_policy_of_required_checks() -> None:
+    audio = AudioObservation(3, 2, np.ones(10), np.ones(10), transcript="four oh seven one")
+    assert spoken_digits_check(Observations((), audio), POLICY, "4071").passed
+    assert spoken_digits_check(Observations((), audio), POLICY, "4072").reason == "DIGITS_MISMATCH"
+    lenient = LivenessPolicy(required=frozenset(CheckKind) - {CheckKind.SPOKEN_DIGITS})
+    results = evaluate(Observations(frames(20, embedding=unit(1), live=0.99), audio), lenient, digits="9999",
+                       turns=(), session=None)
+    digits = next(r for r in results if r.kind == CheckKind.SPOKEN_DIGITS)
+    assert not digits.passed and not digits.required
+    assert not passed(results)  # one voice and lip sync have nothing to go on here
+
+
+def test_challenges_are_random_and_well_formed() -> None:
+    seen = {new_challenge().digits for _ in range(50)}
+    assert len(seen) > 45
+    for _ in range(50):
+        challenge = new_challenge()
+        assert 4 <= len(challenge.digits) <= 6 and challenge.digits.isdigit()
+        assert all(a != b for a, b in zip(challenge.head_turns, challenge.head_turns[1:], strict=False))
+
+
+def test_the_spoken_digits_of_real_recordings_are_heard(recording_analyzer: object) -> None:
+    """Real spoken digits (Free Spoken Digit Dataset, one speaker) joined into a sequence: the
+    recogniser hears it, and the check tells the right sequence from a wrong one."""
+    from identity_service.inference import media
+    from tests.conftest import SHARED
+
+    parts = []
+    for i, digit in enumerate("40719"):
+        take = sorted((SHARED / "data/digits/george").glob(f"{digit}_george_*.wav"))[i]
+        parts += [media.decode_audio(take.read_bytes()).samples, np.zeros(3200, np.float32)]
+    transcript = recording_analyzer.recognizer.transcribe(np.concatenate(parts))  # type: ignore[attr-defined]
+    audio = AudioObservation(3, 2, np.ones(10), np.ones(10), transcript=transcript)
+    assert spoken_digits_check(Observations((), audio), POLICY, "40719").passed, transcript
+    assert not spoken_digits_check(Observations((), audio), POLICY, "40718").passed
