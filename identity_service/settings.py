@@ -122,7 +122,8 @@ class Settings(BaseSettings):
         description="auto: CUDA when onnxruntime-gpu and a GPU are present, else CPU; cpu; cuda (required).",
     )
     inference_threads: int = Field(
-        default=0, ge=0, le=256, description="ONNX Runtime intra-op threads per model; 0 lets it choose."
+        default=1, ge=0, le=256, description="ONNX Runtime (and Whisper) threads per model call; 1 serves "
+        "concurrent requests best; 0 lets ONNX Runtime use every core for each call."
     )
     face_min_px: int = Field(default=64, ge=16, description="Smallest face (shorter box side, px) accepted.")
     face_min_sharpness: float = Field(

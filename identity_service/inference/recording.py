@@ -29,7 +29,7 @@ class RecordingLimits:
     max_seconds: float = 30.0
     max_pixels: int = 1920 * 1080
     sample_fps: float = 8.0
-    embed_every: int = 4  # embed the face of every 4th sampled frame
+    embed_every: int = 8  # embed the face of every 8th sampled frame (one a second)
     live_every: int = 8  # presentation-attack scores on every 8th
     batch: int = 16
 
@@ -193,7 +193,11 @@ class RecordingAnalyzer:
                 segments = [speech.samples[i * step:(i + 1) * step] for i in range(pieces)]
                 if step >= 0.6 * media.SAMPLE_RATE:
                     parts = tuple(self.bio.voice_embedder.embed_batch(segments))
-                template = self.bio.voice_embedder.embed_batch([speech.samples])[0]
+                    # The template is the mean of the parts: one pass over the speech, not two.
+                    mean = np.mean(parts, axis=0)
+                    template = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+                else:
+                    template = self.bio.voice_embedder.embed_batch([speech.samples])[0]
             timings["speaker"] = _ms(t)
             transcript = None
             if transcribe and self.recognizer is not None and speech.speech_seconds > 0.3:
