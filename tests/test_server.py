@@ -182,13 +182,12 @@ def test_oversized_message_is_resource_exhausted(tmp_path: Path) -> None:
         app.close()
 
 
-def test_areas_not_built_yet_answer_unimplemented_with_a_reason(running: RunningServer) -> None:
+def test_enroll_without_models_loaded_is_unavailable(running: RunningServer) -> None:
     with pytest.raises(grpc.RpcError) as err:
         identity(running).Enroll(iter([pb.EnrollRequest(header=pb.EnrollHeader(session_id="s"))]),
                                  metadata=running.metadata(), timeout=5)
-    code, reason, metadata = error_info(err.value)
-    assert (code, reason, metadata["method"]) == (
-        grpc.StatusCode.UNIMPLEMENTED, "ERROR_REASON_NOT_IMPLEMENTED", "Enroll")
+    code, reason, _ = error_info(err.value)
+    assert (code, reason) == (grpc.StatusCode.UNAVAILABLE, "ERROR_REASON_MODELS_UNAVAILABLE")
 
 
 def test_verification_without_models_loaded_is_unavailable(running: RunningServer) -> None:
