@@ -57,6 +57,24 @@ def serve(address: str | None) -> None:
     run(build_app(settings, biometrics=biometrics, analyzer=analyzer))
 
 
+@main.command("user-api")
+@click.option("--address", default=None, help="Override LIKENESS_USER_API_LISTEN_ADDRESS, e.g. 0.0.0.0:8080.")
+def user_api(address: str | None) -> None:
+    """Serve only the user-facing HTTP API (no gRPC, no models) until SIGTERM."""
+    settings = load_settings()
+    if address:
+        settings = settings.model_copy(update={"user_api_listen_address": address})
+    configure(settings.log_format, settings.log_level)
+    if not settings.user_api_enabled():
+        click.echo("the user API needs LIKENESS_USER_TOKEN_JWKS_FILE or LIKENESS_USER_TOKEN_PUBLIC_KEY_FILE and "
+                   "LIKENESS_USER_API_LISTEN_ADDRESS", err=True)
+        sys.exit(2)
+    from identity_service.userapi.server import serve_user_api
+    from identity_service.wiring import build_app
+
+    serve_user_api(build_app(settings))
+
+
 @main.command()
 @click.argument("subject_id")
 @click.argument("video", type=click.Path(exists=True, dir_okay=False))

@@ -10,6 +10,7 @@ from datetime import datetime
 import structlog
 from sqlalchemy.exc import IntegrityError
 
+from identity_service import metrics
 from identity_service.audit.log import AuditLog
 from identity_service.audit.model import Actor, Outcome
 from identity_service.clock import Clock, utc_now
@@ -96,6 +97,8 @@ class RecordingEnrollment:
                               "SESSION_EXPIRED_DURING_UPLOAD", self.policy)
         checks = evaluate(analysis.observations, self.policy, digits=session.digits,
                           turns=tuple(HeadTurn(t) for t in session.head_turns), session=fresh)
+        for check in checks:
+            metrics.LIVENESS_CHECKS.labels(check.kind.value, "pass" if check.passed else "fail").inc()
         if not passed(checks) or not analysis.face_templates:
             self._fail(session, "LIVENESS_FAILED", checks, actor)
             return EnrollOutcome(session.subject_id, EnrollmentStatus.FAILED, tuple(checks), analysis.timings_ms)
@@ -108,6 +111,7 @@ class RecordingEnrollment:
         self._audit.record_committed(actor.draft(
             "identity.enrollment.pass", Outcome.SUCCESS, subject_id=session.subject_id,
             details={"checks": ",".join(f"{c.kind.value}={c.score:.2f}" for c in checks)}))
+        metrics.ENROLLMENTS.labels("active").inc()
         log.info("enrollment_passed", subject_id=session.subject_id)
         return EnrollOutcome(session.subject_id, EnrollmentStatus.ACTIVE, tuple(checks), analysis.timings_ms)
 
@@ -126,4 +130,5 @@ class RecordingEnrollment:
             self._audit.record(tx, actor.draft(
                 "identity.enrollment.fail", Outcome.FAILURE, subject_id=session.subject_id, reason=reason,
                 details={"failed_checks": ",".join(failed)} if failed else {}))
+        metrics.ENROLLMENTS.labels("failed").inc()
         log.info("enrollment_failed", subject_id=session.subject_id, reason=reason, failed_checks=failed)

@@ -14,6 +14,7 @@ from enum import StrEnum
 import numpy as np
 import structlog
 
+from identity_service import metrics
 from identity_service.audit.log import AuditLog
 from identity_service.audit.model import Actor, Outcome
 from identity_service.clock import Clock, to_us, utc_now
@@ -109,6 +110,7 @@ class LikenessService:
         self._cursor_us = 0
         self._refresh_lock = threading.Lock()
         self._poller: threading.Thread | None = None
+        metrics.track_index(lambda: float(len(self.index)), lambda: float(self.index.subjects))
         self._stop = threading.Event()
 
     # --- the index ----------------------------------------------------------------------------

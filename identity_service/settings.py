@@ -163,6 +163,9 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Liveness checks reported but not required, e.g. [\"head_turns\"]; all are required by default.",
     )
+    metrics_listen_address: str = Field(
+        default="127.0.0.1:9464", description="host:port serving Prometheus /metrics; empty turns it off."
+    )
     user_api_listen_address: str = Field(
         default="127.0.0.1:8080",
         description="host:port of the user-facing HTTP API; empty turns it off. It starts only when "

@@ -22,7 +22,8 @@ def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
     from tests.conftest import MODEL_DIR
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIKENESS_")}
-    env.update({"LIKENESS_DATA_DIR": str(tmp_path), "LIKENESS_LOG_FORMAT": "json", "LIKENESS_MODEL_DIR": str(MODEL_DIR)})
+    env.update({"LIKENESS_DATA_DIR": str(tmp_path), "LIKENESS_LOG_FORMAT": "json", "LIKENESS_MODEL_DIR": str(MODEL_DIR),
+                "LIKENESS_METRICS_LISTEN_ADDRESS": "127.0.0.1:0"})
     env.update(extra)
     return env
 
@@ -134,6 +135,15 @@ def test_serve_also_serves_the_user_api_when_a_token_key_is_configured(tmp_path:
         mine = httpx.get(f"{base}/v1/subjects/me/cameo-policy", timeout=5,
                          headers={"authorization": f"Bearer {issuer.token('alice')}"})
         assert mine.status_code == 200 and mine.json()["audience"] == "nobody"
+        grpc_port = int(events["serving"]["address"].rsplit(":", 1)[1])
+        with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+            health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+        metrics_port = int(events["metrics_serving"]["address"].rsplit(":", 1)[1])
+        scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+        assert 'likeness_http_requests_total{method="GET",route="/v1/subjects/{subject_id}/cameo-policy",status="200"}' \
+            in scraped
+        assert "likeness_model_seconds_bucket" in scraped and "likeness_search_index_templates 0.0" in scraped
+        assert 'likeness_grpc_calls_total{code="OK",method="/grpc.health.v1.Health/Check"} 1.0' in scraped
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
         assert '"event": "stopped"' in proc.stderr.read()  # type: ignore[union-attr]
@@ -151,3 +161,34 @@ def test_serve_refuses_an_unusable_user_token_key(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "no signature keys in the JWKS" in result.stderr
+
+
+def test_user_api_alone_serves_without_models_and_stops_on_sigterm(tmp_path: Path) -> None:
+    import httpx
+
+    from tests.userapi_support import ISSUER, AppTokenIssuer, write_jwks
+
+    issuer = AppTokenIssuer()
+    jwks = write_jwks(tmp_path / "jwks.json", issuer)
+    env = env_for(tmp_path, LIKENESS_USER_TOKEN_JWKS_FILE=str(jwks), LIKENESS_USER_TOKEN_ISSUER=ISSUER,
+                  LIKENESS_MODEL_DIR=str(tmp_path / "no-models"))
+    assert subprocess.run([*CLI, "db", "upgrade"], env=env, capture_output=True, timeout=60).returncode == 0
+    proc = subprocess.Popen([*CLI, "user-api", "--address", "127.0.0.1:0"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        port = None
+        deadline = time.monotonic() + 30
+        while port is None and time.monotonic() < deadline:
+            line = proc.stderr.readline()  # type: ignore[union-attr]
+            if not line:
+                break
+            if line.startswith("{") and json.loads(line).get("event") == "user_api_serving":
+                port = int(json.loads(line)["address"].rsplit(":", 1)[1])
+        assert port
+        reply = httpx.get(f"http://127.0.0.1:{port}/v1/subjects/me/blocks", timeout=5,
+                          headers={"authorization": f"Bearer {issuer.token('alice')}"})
+        assert reply.status_code == 200 and reply.json() == {"blocked_ids": []}
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import glob
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 import structlog
+
+from identity_service.metrics import MODEL_LATENCY
 
 log = structlog.get_logger(__name__)
 
@@ -50,12 +53,19 @@ class OnnxModel:
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.providers = self.session.get_providers()
+        self._latency = MODEL_LATENCY.labels(path.stem)
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
-        return self.session.run(self.output_names, {self.input_name: batch})  # type: ignore[no-any-return]
+        started = time.perf_counter()
+        outputs: list[np.ndarray] = self.session.run(self.output_names, {self.input_name: batch})
+        self._latency.observe(time.perf_counter() - started)
+        return outputs
 
     def run_feeds(self, feeds: dict[str, Any]) -> list[np.ndarray]:
-        return self.session.run(self.output_names, feeds)  # type: ignore[no-any-return]
+        started = time.perf_counter()
+        outputs: list[np.ndarray] = self.session.run(self.output_names, feeds)
+        self._latency.observe(time.perf_counter() - started)
+        return outputs
 
 
 class SessionCache:

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import grpc
 import structlog
 
+from identity_service import metrics
 from identity_service.errors import DeadlineExceeded, DomainError
 from identity_service.transport.auth import (
     PUBLIC_PREFIXES,
@@ -152,15 +153,19 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
             "caller": caller.name if caller else "",
             "duration_ms": duration_ms,
         }
+        metrics.GRPC_LATENCY.labels(method).observe(duration_ms / 1000)
         try:
             if error is None:
+                metrics.GRPC_CALLS.labels(method, "OK").inc()
                 log.info("rpc", status="OK", **fields)
                 return
             if isinstance(error, DomainError):
                 code, status = domain_status(error)
+                metrics.GRPC_CALLS.labels(method, code.name).inc()
                 log.info("rpc", status=code.name, reason=error.reason, **fields)
                 context.abort_with_status(status)
             # Unexpected: the cause goes to the log, callers get a safe message.
+            metrics.GRPC_CALLS.labels(method, "INTERNAL").inc()
             log.error("rpc", status="INTERNAL", exc_info=error, **fields)
             context.abort_with_status(internal_status(request_id))
         finally:

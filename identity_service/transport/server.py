@@ -114,6 +114,12 @@ def serve(app: App, *, ready: threading.Event | None = None) -> None:
     if app.likeness is not None:
         app.likeness.build_index()
         app.likeness.start_polling(app.settings.index_poll_seconds)
+    metrics_server = None
+    if app.settings.metrics_listen_address:
+        from identity_service.metrics import start_metrics_server
+
+        metrics_server, metrics_port = start_metrics_server(app.settings.metrics_listen_address)
+        log.info("metrics_serving", address=f"{app.settings.metrics_listen_address.rsplit(':', 1)[0]}:{metrics_port}")
     user_api = None
     verifier = None
     if app.settings.user_api_enabled():
@@ -145,6 +151,8 @@ def serve(app: App, *, ready: threading.Event | None = None) -> None:
     if user_api is not None:
         user_api.stop(grace)
     grpc_stopped.wait(grace + 5)
+    if metrics_server is not None:
+        metrics_server.shutdown()
     try:
         app.audit.checkpoint()
     finally:

@@ -20,6 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from consent.model import GrantState
+from identity_service import metrics
 from identity_service.audit.model import Actor, ActorType, Outcome
 from identity_service.clock import utc_now
 from identity_service.errors import (
@@ -135,6 +136,9 @@ def create_user_api(app: App, verifier: UserTokenVerifier, limiter: RateLimiter 
             response = problem_response(_internal(request, request_id))
         response.headers["x-request-id"] = request_id
         route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")  # never the raw path: it would explode label counts
+        metrics.HTTP_CALLS.labels(template, request.method, str(response.status_code)).inc()
+        metrics.HTTP_LATENCY.labels(template, request.method).observe(time.perf_counter() - started)
         log.info("http", method=request.method, route=getattr(route, "path", request.url.path),
                  status=response.status_code, user=getattr(request.state, "user", ""), request_id=request_id,
                  duration_ms=round((time.perf_counter() - started) * 1000, 3))

@@ -80,3 +80,30 @@ def start_user_api(
     server = UserApiServer(uvicorn.Server(config), sock)
     server.start()
     return server, sock.getsockname()[1]
+
+
+def serve_user_api(app: App) -> None:
+    """Run only the user API (no gRPC, no models) until SIGTERM or SIGINT: what the chart's
+    user-API Deployment runs, so it scales apart from the model-heavy gRPC pods."""
+    import signal
+
+    import structlog
+
+    log = structlog.get_logger(__name__)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    metrics_server = None
+    if app.settings.metrics_listen_address:
+        from identity_service.metrics import start_metrics_server
+
+        metrics_server, metrics_port = start_metrics_server(app.settings.metrics_listen_address)
+        log.info("metrics_serving", address=f"{app.settings.metrics_listen_address.rsplit(':', 1)[0]}:{metrics_port}")
+    server, port = start_user_api(app)
+    log.info("user_api_serving", address=f"{app.settings.user_api_listen_address.rsplit(':', 1)[0]}:{port}")
+    stop.wait()
+    server.stop(app.settings.grace_period_seconds)
+    if metrics_server is not None:
+        metrics_server.shutdown()
+    app.close()
+    log.info("stopped")
