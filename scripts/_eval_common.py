@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import numpy as np
 
-from identity_service.inference.evaluation import VerificationMetrics
+from identity_service.inference.evaluation import VerificationMetrics, verification_metrics
+
+
+def score(genuine: list[float], impostor: list[float]) -> VerificationMetrics | None:
+    """The metrics, or None (having said why on stderr) when one kind of pair is missing."""
+    try:
+        return verification_metrics(np.array(genuine), np.array(impostor))
+    except ValueError as exc:
+        print(f"cannot score: {exc} ({len(genuine)} genuine, {len(impostor)} impostor pairs scorable)",
+              file=sys.stderr)
+        return None
 
 
 def report(

@@ -34,10 +34,8 @@ SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 
 def ten_seconds(path: Path) -> bytes:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from media_builders import encode_mp4
-
     from identity_service.inference import media
+    from scripts._media import encode_mp4
 
     data = path.read_bytes()
     _, frames = media.video_frames(data, every_seconds=0.0, max_frames=250)

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import sys
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -30,6 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from identity_service.inference import media
+from scripts._media import encode_mp4
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 FPS = 25
@@ -47,30 +46,7 @@ def audio_of(path: Path) -> np.ndarray:
 
 
 def encode(out: Path, frames: list[np.ndarray], audio: np.ndarray, fps: float = FPS) -> None:
-    """H.264 + AAC in MP4, the way a phone records."""
-    height, width = frames[0].shape[:2]
-    width, height = width - width % 2, height - height % 2
-    buffer = io.BytesIO()
-    with av.open(buffer, "w", format="mp4") as container:
-        video = container.add_stream("libx264", rate=Fraction(round(fps * 1000), 1000))
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        sound = container.add_stream("aac", rate=16_000, layout="mono")
-        for image in frames:
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[:height, :width]), format="bgr24")
-            for packet in video.encode(frame):
-                container.mux(packet)
-        for packet in video.encode(None):
-            container.mux(packet)
-        pcm = av.AudioFrame.from_ndarray((np.clip(audio, -1, 1) * 32767).astype(np.int16)[None], format="s16",
-                                         layout="mono")
-        pcm.sample_rate = 16_000
-        resampler = av.AudioResampler(format=sound.codec_context.format, layout="mono", rate=16_000)
-        for part in resampler.resample(pcm):
-            for packet in sound.encode(part):
-                container.mux(packet)
-        for packet in sound.encode(None):
-            container.mux(packet)
-    out.write_bytes(buffer.getvalue())
+    out.write_bytes(encode_mp4(frames, audio, fps))
 
 
 def fit(audio: np.ndarray, seconds: float) -> np.ndarray:

@@ -24,9 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from identity_service.errors import DomainError
 from identity_service.inference import media
 from identity_service.inference.biometrics import Biometrics
-from identity_service.inference.evaluation import verification_metrics
 from identity_service.settings import Settings
-from scripts._eval_common import report
+from scripts._eval_common import report, score
 
 
 def main() -> int:
@@ -61,11 +60,8 @@ def main() -> int:
             unscorable += 1
             continue
         (genuine if same else impostor).append(float(embeddings[x] @ embeddings[y]))
-    try:
-        metrics = verification_metrics(np.array(genuine), np.array(impostor))
-    except ValueError as exc:
-        print(f"cannot score: {exc} ({len(genuine)} genuine, {len(impostor)} impostor pairs scorable)",
-              file=sys.stderr)
+    metrics = score(genuine, impostor)
+    if metrics is None:
         return 2
     report(f"face verification: {args.pairs}", metrics, {
         "images": len(embeddings) + len(no_face) + len(unreadable), "unscorable_pairs": unscorable,

@@ -20,9 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from identity_service.errors import DomainError, NoSpeech
 from identity_service.inference.biometrics import Biometrics
-from identity_service.inference.evaluation import verification_metrics
 from identity_service.settings import Settings
-from scripts._eval_common import report
+from scripts._eval_common import report, score
 
 
 def main() -> int:
@@ -53,11 +52,8 @@ def main() -> int:
         speaker_a = a.relative_to(args.root).parts[0]
         speaker_b = b.relative_to(args.root).parts[0]
         (genuine if speaker_a == speaker_b else impostor).append(float(embeddings[a] @ embeddings[b]))
-    try:
-        metrics = verification_metrics(np.array(genuine), np.array(impostor))
-    except ValueError as exc:
-        print(f"cannot score: {exc} ({len(genuine)} genuine, {len(impostor)} impostor pairs scorable)",
-              file=sys.stderr)
+    metrics = score(genuine, impostor)
+    if metrics is None:
         return 2
     report(f"voice verification: {args.root}", metrics, {
         "files": len(files), "speakers": len({f.relative_to(args.root).parts[0] for f in files}),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,10 +128,9 @@ def start_server(app: App) -> RunningServer:
     return RunningServer(app=app, server=server, port=port, channel=channel)
 
 
-@pytest.fixture
-def running(tmp_path: Path) -> Iterator[RunningServer]:
-    """A real server on an ephemeral port over SQLite, with a real channel."""
-    app = build_app(test_settings(tmp_path))
+@contextmanager
+def serving(app: App) -> Iterator[RunningServer]:
+    """``app`` served on an ephemeral port with a real channel; stopped and closed afterwards."""
     srv = start_server(app)
     try:
         yield srv
@@ -138,6 +138,13 @@ def running(tmp_path: Path) -> Iterator[RunningServer]:
         srv.channel.close()
         srv.server.stop(None).wait()
         app.close()
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[RunningServer]:
+    """A real server on an ephemeral port over SQLite, with a real channel."""
+    with serving(build_app(test_settings(tmp_path))) as srv:
+        yield srv
 
 
 def error_info(error: grpc.RpcError) -> tuple[grpc.StatusCode, str, dict[str, str]]:

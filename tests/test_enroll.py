@@ -15,8 +15,8 @@ from identity_service.inference.biometrics import Biometrics
 from identity_service.wiring import build_app
 from likeness.identity.v1 import identity_service_pb2 as pb
 from likeness.identity.v1 import identity_service_pb2_grpc as rpc
-from tests.conftest import SHARED, RunningServer, error_info, start_server, test_settings
-from tests.media_builders import encode_mp4
+from scripts._media import encode_mp4
+from tests.conftest import SHARED, RunningServer, error_info, serving, test_settings
 
 TALKING = SHARED / "data" / "talking"
 ENROLL_CLIP = TALKING / "sstzal_DFRF_cnn2_25fps_57-71s.mp4"
@@ -32,13 +32,8 @@ def server(tmp_path: Path, biometrics: Biometrics, recording_analyzer: object) -
     app = build_app(settings, biometrics=biometrics, analyzer=recording_analyzer)  # type: ignore[arg-type]
     assert app.likeness is not None
     app.likeness.build_index()
-    srv = start_server(app)
-    try:
+    with serving(app) as srv:
         yield srv
-    finally:
-        srv.channel.close()
-        srv.server.stop(None).wait()
-        app.close()
 
 
 def stub(srv: RunningServer) -> rpc.IdentityServiceStub:

@@ -22,7 +22,7 @@ from identity_service.storage.sql import SqlStore
 from identity_service.wiring import App, build_app
 from likeness.identity.v1 import identity_service_pb2 as pb
 from likeness.identity.v1 import identity_service_pb2_grpc as rpc
-from tests.conftest import POSTGRES_URL, SHARED, RunningServer, error_info, start_server, test_settings
+from tests.conftest import POSTGRES_URL, SHARED, RunningServer, error_info, serving, test_settings
 
 FACES = SHARED / "data" / "faces"
 OBAMA = FACES / "knn_examples/train/obama/obama.jpg"
@@ -225,13 +225,8 @@ def grpc_server(tmp_path: Path, biometrics: Biometrics) -> Iterator[RunningServe
     app = build_app(test_settings(tmp_path), biometrics=biometrics)
     assert app.likeness is not None
     app.likeness.build_index()
-    srv = start_server(app)
-    try:
+    with serving(app) as srv:
         yield srv
-    finally:
-        srv.channel.close()
-        srv.server.stop(None).wait()
-        app.close()
 
 
 def test_verify_and_search_end_to_end_over_grpc(grpc_server: RunningServer) -> None:
