@@ -82,6 +82,7 @@ class LivenessPolicy:
     min_lip_sync: float = 0.22  # mouth opening against speech energy, best lag
     max_lip_lag_seconds: float = 0.24
     min_mouth_movement: float = 0.03  # p90 - p10 of the mouth opening over the recording
+    min_speech_with_lips: float = 0.8  # share of speech frames with the mouth open or moving nearby
     min_live: float = 0.6  # median P(live) over sampled faces
     extra: dict[str, float] = field(default_factory=dict)
 
@@ -196,7 +197,26 @@ def lip_sync(obs: Observations, policy: LivenessPolicy) -> CheckResult:
         if sampled.std() < 1e-9:
             continue
         best = max(best, float(np.corrcoef(mouth, sampled)[0, 1]))
-    return _result(CheckKind.LIP_SYNC, max(best, 0.0), policy.min_lip_sync, policy, "LIPS_OUT_OF_SYNC")
+    score = max(best, 0.0)
+    if score >= policy.min_lip_sync and speech_with_lips(times, mouth, audio) < policy.min_speech_with_lips:
+        # The lips and the energy correlate, but speech goes on while the mouth stays shut: a
+        # voice laid over someone else's face.
+        return _result(CheckKind.LIP_SYNC, score, policy.min_lip_sync, policy, "SPEECH_WITHOUT_LIPS", passed=False)
+    return _result(CheckKind.LIP_SYNC, score, policy.min_lip_sync, policy, "LIPS_OUT_OF_SYNC")
+
+
+def speech_with_lips(times: np.ndarray, mouth: np.ndarray, audio: AudioObservation) -> float:
+    """Share of the frames with speech in which the mouth is open, or opens within 0.25 s."""
+    chunk = 0.032
+    index = np.clip((times / chunk).astype(int), 0, len(audio.vad) - 1)
+    speaking = np.array([audio.vad[max(0, i - 1): i + 2].mean() for i in index]) >= 0.5
+    if speaking.sum() < 4:
+        return 1.0  # too little speech to judge; the correlation above decides
+    open_mouth = mouth > np.percentile(mouth, 10) + 0.04
+    step = float(np.median(np.diff(times))) if len(times) > 1 else 0.125
+    reach = max(1, round(0.25 / step))
+    near_open = np.convolve(open_mouth.astype(int), np.ones(2 * reach + 1, int), mode="same") > 0
+    return float((near_open & speaking).sum() / speaking.sum())
 
 
 def presentation_attack(obs: Observations, policy: LivenessPolicy) -> CheckResult:

@@ -77,11 +77,12 @@ def test_face_count_and_identity() -> None:
     assert single_face(empty, POLICY).reason == "FACE_MISSING"
 
 
-def speech_audio(mouth_times: np.ndarray, mouth: np.ndarray, shift: float = 0.0) -> AudioObservation:
+def speech_audio(mouth_times: np.ndarray, mouth: np.ndarray, shift: float = 0.0,
+                 always_speaking: bool = False) -> AudioObservation:
     chunks = int((mouth_times[-1] + 1) / 0.032)
     energy = np.interp(np.arange(chunks) * 0.032, mouth_times + shift, mouth).astype(np.float32)
-    return AudioObservation(seconds=chunks * 0.032, speech_seconds=chunks * 0.032, vad=np.ones(chunks, np.float32),
-                            energy=energy)
+    vad = np.ones(chunks, np.float32) if always_speaking else (energy > 0.02).astype(np.float32)
+    return AudioObservation(seconds=chunks * 0.032, speech_seconds=float(vad.sum()) * 0.032, vad=vad, energy=energy)
 
 
 def test_lip_sync_scores_synchronous_lips_high_and_still_or_shuffled_ones_low() -> None:
@@ -95,6 +96,9 @@ def test_lip_sync_scores_synchronous_lips_high_and_still_or_shuffled_ones_low() 
     assert not dubbed.passed and dubbed.reason == "LIPS_OUT_OF_SYNC"
     photo = tuple(FrameObservation(time=t, faces=1, mouth=0.05 + float(rng.normal(0, 0.001))) for t in times)
     assert lip_sync(Observations(photo, speech_audio(times, mouth)), POLICY).reason == "LIPS_STILL"
+    # Energy that follows the lips, but a voice that never stops while the mouth rests shut.
+    over = lip_sync(Observations(talking, speech_audio(times, mouth, always_speaking=True)), POLICY)
+    assert not over.passed and over.reason == "SPEECH_WITHOUT_LIPS" and over.score > 0.8
 
 
 def test_presentation_attack_uses_the_median_live_score() -> None:
