@@ -24,7 +24,12 @@ from identity_service.errors import (
 from identity_service.inference.recording import RecordingAnalyzer
 from identity_service.likeness import LikenessService
 from identity_service.storage.base import Store
-from identity_service.storage.records import EnrollmentRecord, EnrollmentSessionRecord, EnrollmentStatus
+from identity_service.storage.records import (
+    EnrollmentRecord,
+    EnrollmentSessionRecord,
+    EnrollmentStatus,
+    SessionStatus,
+)
 from liveness.challenge import HeadTurn
 from liveness.checks import CheckResult, LivenessPolicy, evaluate, passed, session_fresh
 
@@ -57,7 +62,7 @@ class RecordingEnrollment:
             problem: DomainError | None = None
             if session is None:
                 problem = EnrollmentSessionNotFound()
-            elif session.status.value != "open" or session.used_time is not None:
+            elif session.status != SessionStatus.OPEN or session.used_time is not None:
                 problem = EnrollmentSessionUsed()
             elif session.expire_time <= now:
                 problem = EnrollmentSessionExpired()

@@ -19,9 +19,9 @@ from identity_service.audit.log import AuditLog
 from identity_service.audit.model import Actor, Outcome
 from identity_service.clock import Clock, to_us, utc_now
 from identity_service.errors import (
-    DomainError,
     EnrollmentNotActive,
     EnrollmentNotFound,
+    FieldInvalid,
     LikenessTaken,
     NoAudioTrack,
     NoFace,
@@ -30,6 +30,7 @@ from identity_service.errors import (
 )
 from identity_service.inference import media
 from identity_service.inference.biometrics import FACE_MODEL_ID, VOICE_MODEL_ID, Biometrics, FaceSample
+from identity_service.inference.vectors import unit
 from identity_service.search_index import FaceIndex, Hit
 from identity_service.storage.base import Store, Tx
 from identity_service.storage.records import EnrollmentRecord, EnrollmentStatus, TemplateRecord
@@ -230,8 +231,7 @@ class LikenessService:
         if not len(faces):
             raise NoFace()
         face_matrix = np.stack([np.asarray(f, dtype=np.float32) for f in faces])
-        probe = face_matrix.mean(axis=0)
-        probe /= max(float(np.linalg.norm(probe)), 1e-12)
+        probe = unit(face_matrix.mean(axis=0))
         owner = next((h for h in self.index.search(probe[None], 3)[0]
                       if h.subject_id != subject_id and h.score >= self.thresholds.face), None)
         if owner is not None:
@@ -320,8 +320,6 @@ class LikenessService:
 
     def search(self, kind: MediaKind, content: bytes, top_k: int, *, actor: Actor) -> list[FaceFound]:
         if kind == MediaKind.AUDIO:
-            from identity_service.errors import FieldInvalid
-
             raise FieldInvalid("media.container", "search looks for faces: send an image or a video")
         probe = self._probe(kind, content, want_voice=False, single_face=False)
         queries = np.stack([f.embedding for f in probe.faces]) if probe.faces else np.zeros((0, 512), np.float32)
@@ -362,8 +360,6 @@ class LikenessService:
             return self._bio.voice_from_audio(content).embedding
         except (NoSpeech, NoAudioTrack):
             return None
-        except DomainError:
-            raise
 
 
 def _tracks(per_frame: list[list[FaceSample]], single_face: bool) -> list[FaceSample]:
@@ -374,9 +370,10 @@ def _tracks(per_frame: list[list[FaceSample]], single_face: bool) -> list[FaceSa
         if single_face and faces:
             faces = [max(faces, key=lambda f: f.quality.size_px)]
         for face in faces:
-            best = max(tracks, key=lambda t: float(_mean(t) @ face.embedding), default=None)
-            if best is not None and float(_mean(best) @ face.embedding) >= TRACK_SIMILARITY:
-                best.append(face)
+            similarity = [float(_mean(t) @ face.embedding) for t in tracks]
+            best = int(np.argmax(similarity)) if similarity else -1
+            if best >= 0 and similarity[best] >= TRACK_SIMILARITY:
+                tracks[best].append(face)
             else:
                 tracks.append([face])
     merged = []
@@ -387,6 +384,4 @@ def _tracks(per_frame: list[list[FaceSample]], single_face: bool) -> list[FaceSa
 
 
 def _mean(track: list[FaceSample]) -> np.ndarray:
-    vector = np.mean([f.embedding for f in track], axis=0)
-    unit: np.ndarray = (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)
-    return unit
+    return unit(np.mean([f.embedding for f in track], axis=0))

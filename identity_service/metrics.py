@@ -7,7 +7,10 @@ import socket
 from collections.abc import Callable
 from wsgiref.simple_server import WSGIServer
 
+import structlog
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
+
+log = structlog.get_logger(__name__)
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -43,3 +46,12 @@ def start_metrics_server(address: str) -> tuple[WSGIServer, int]:
         raise SystemExit(f"metrics: could not bind {address}: {exc}") from exc
     bound = server.socket.getsockname()[1] if isinstance(server.socket, socket.socket) else int(port)
     return server, int(bound)
+
+
+def serve_if_configured(address: str) -> WSGIServer | None:
+    """Start /metrics when an address is configured (empty turns it off) and log where."""
+    if not address:
+        return None
+    server, port = start_metrics_server(address)
+    log.info("metrics_serving", address=f"{address.rsplit(':', 1)[0]}:{port}")
+    return server

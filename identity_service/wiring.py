@@ -84,19 +84,13 @@ def load_recording_analyzer(settings: Settings, biometrics: Biometrics | None = 
     from identity_service.inference.antispoof import AntiSpoof
     from identity_service.inference.asr import SpeechRecognizer
     from identity_service.inference.landmarks import LandmarkModel
-    from identity_service.inference.manifest import BY_NAME
     from identity_service.inference.ort import SessionCache
     from identity_service.inference.recording import RecordingAnalyzer, RecordingLimits
-    from identity_service.inference.store import verify
+    from identity_service.inference.store import require
 
     bio = biometrics or load_biometrics(settings)
     model_dir = settings.resolved_model_dir()
-    needed = tuple(BY_NAME[n] for n in ("face_landmarks", "face_antispoof", "speech_recognizer"))
-    problems = verify(model_dir, models=needed, deep=False)
-    if problems:
-        from identity_service.errors import ModelsUnavailable
-
-        raise ModelsUnavailable("; ".join(str(p) for p in problems))
+    require(model_dir, ("face_landmarks", "face_antispoof", "speech_recognizer"), deep=False)
     sessions = SessionCache(device=settings.inference_device, intra_op_threads=settings.inference_threads)
     return RecordingAnalyzer(
         bio, LandmarkModel(sessions.get(model_dir / "face_landmarks" / "2d106det.onnx")),

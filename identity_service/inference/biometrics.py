@@ -16,17 +16,15 @@ from identity_service.errors import (
     FaceBadlyLit,
     FaceBlurred,
     FaceTooSmall,
-    ModelsUnavailable,
     MultipleFaces,
     NoFace,
     NoSpeech,
 )
 from identity_service.inference import media
 from identity_service.inference.face import DetectedFace, FaceDetector, FaceEmbedder, FaceQuality, align, quality
-from identity_service.inference.manifest import BY_NAME
 from identity_service.inference.ort import SessionCache
 from identity_service.inference.protocols import FaceDetectorModel, FaceEmbedderModel, VoiceEmbedderModel
-from identity_service.inference.store import verify
+from identity_service.inference.store import require
 from identity_service.inference.voice import VoiceActivityDetector, VoiceEmbedder
 
 log = structlog.get_logger(__name__)
@@ -76,15 +74,14 @@ class Biometrics:
         self.vad = vad
         self.voice_embedder = voice_embedder
         self.gates = gates or QualityGates()
+        # Which ONNX Runtime providers the sessions run on (set by load; CPU for hand-built ones).
+        self.providers: list[str] = ["CPUExecutionProvider"]
 
     @classmethod
     def load(cls, model_dir: Path, *, device: str = "auto", threads: int = 0, gates: QualityGates | None = None,
              deep_check: bool = True) -> Biometrics:
         """Every model session, made once. ModelsUnavailable names any missing or altered file."""
-        needed = tuple(BY_NAME[n] for n in ("face_detector", "face_embedder", "voice_embedder", "voice_activity"))
-        problems = verify(model_dir, models=needed, deep=deep_check)
-        if problems:
-            raise ModelsUnavailable("; ".join(str(p) for p in problems))
+        require(model_dir, ("face_detector", "face_embedder", "voice_embedder", "voice_activity"), deep=deep_check)
         started = time.perf_counter()
         sessions = SessionCache(device=device, intra_op_threads=threads)
         biometrics = cls(
@@ -98,8 +95,6 @@ class Biometrics:
         log.info("biometrics_loaded", providers=",".join(sessions.providers),
                  seconds=round(time.perf_counter() - started, 3))
         return biometrics
-
-    providers: list[str] = ["CPUExecutionProvider"]
 
     # --- faces ------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from identity_service.inference.ort import OnnxModel
+from identity_service.inference.vectors import l2_normalise
 
 # insightface's ArcFace template: where the eyes, nose tip and mouth corners sit in a 112x112 crop.
 ARCFACE_TEMPLATE = np.array(
@@ -119,12 +120,6 @@ class FaceEmbedder:
         batch = (crops[:, :, :, ::-1].transpose(0, 3, 1, 2).astype(np.float32) - 127.5) / 127.5
         raw = self.model.run(np.ascontiguousarray(batch))[0]
         return l2_normalise(raw)
-
-
-def l2_normalise(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    unit: np.ndarray = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
-    return unit
 
 
 def align(image: np.ndarray, keypoints: np.ndarray, size: int = 112) -> np.ndarray:

@@ -18,6 +18,7 @@ from identity_service.inference.asr import SpeechRecognizer
 from identity_service.inference.biometrics import Biometrics
 from identity_service.inference.face import FaceDetector, align, quality
 from identity_service.inference.landmarks import LandmarkModel, mouth_opening
+from identity_service.inference.vectors import unit
 from liveness.checks import AudioObservation, FrameObservation, Observations
 
 CHUNK = 512  # 32 ms at 16 kHz, as the VAD sees it
@@ -194,8 +195,7 @@ class RecordingAnalyzer:
                 if step >= 0.6 * media.SAMPLE_RATE:
                     parts = tuple(self.bio.voice_embedder.embed_batch(segments))
                     # The template is the mean of the parts: one pass over the speech, not two.
-                    mean = np.mean(parts, axis=0)
-                    template = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+                    template = unit(np.mean(parts, axis=0))
                 else:
                     template = self.bio.voice_embedder.embed_batch([speech.samples])[0]
             timings["speaker"] = _ms(t)

@@ -84,6 +84,16 @@ def verify(model_dir: Path, *, models: tuple[ModelSpec, ...] = MODELS, deep: boo
     return problems
 
 
+def require(model_dir: Path, names: tuple[str, ...], *, deep: bool) -> None:
+    """ModelsUnavailable naming every missing or altered file of the named models."""
+    from identity_service.errors import ModelsUnavailable
+    from identity_service.inference.manifest import BY_NAME
+
+    problems = verify(model_dir, models=tuple(BY_NAME[n] for n in names), deep=deep)
+    if problems:
+        raise ModelsUnavailable("; ".join(str(p) for p in problems))
+
+
 def _verify_derived(model_dir: Path, spec: ModelSpec, derived: str, *, deep: bool) -> list[ModelProblem]:
     path = model_dir / spec.name / derived
     sidecar = sidecar_path(model_dir, spec, derived)

@@ -10,6 +10,7 @@ import numpy as np
 
 from identity_service.inference.media import SAMPLE_RATE
 from identity_service.inference.ort import OnnxModel
+from identity_service.inference.vectors import l2_normalise
 
 N_FFT = 400  # 25 ms at 16 kHz
 HOP = 160  # 10 ms
@@ -74,9 +75,8 @@ class VoiceEmbedder:
         common length would change ECAPA's statistics pooling."""
         out = np.zeros((len(utterances), self.dimension), dtype=np.float32)
         for i, samples in enumerate(utterances):
-            vector = self.model.run(self.features(samples))[0].reshape(-1)
-            out[i] = vector / max(float(np.linalg.norm(vector)), 1e-12)
-        return out
+            out[i] = self.model.run(self.features(samples))[0].reshape(-1)
+        return l2_normalise(out)
 
 
 @dataclass(frozen=True, slots=True)

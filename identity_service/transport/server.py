@@ -114,12 +114,9 @@ def serve(app: App, *, ready: threading.Event | None = None) -> None:
     if app.likeness is not None:
         app.likeness.build_index()
         app.likeness.start_polling(app.settings.index_poll_seconds)
-    metrics_server = None
-    if app.settings.metrics_listen_address:
-        from identity_service.metrics import start_metrics_server
+    from identity_service.metrics import serve_if_configured
 
-        metrics_server, metrics_port = start_metrics_server(app.settings.metrics_listen_address)
-        log.info("metrics_serving", address=f"{app.settings.metrics_listen_address.rsplit(':', 1)[0]}:{metrics_port}")
+    metrics_server = serve_if_configured(app.settings.metrics_listen_address)
     user_api = None
     verifier = None
     if app.settings.user_api_enabled():

@@ -56,7 +56,7 @@ from identity_service.userapi.schemas import (
     policy_out,
     use_out,
 )
-from identity_service.validation import decode_page_token, encode_page_token, page_size
+from identity_service.validation import decode_page_token, page_of, page_size
 from identity_service.wiring import App
 
 log = structlog.get_logger(__name__)
@@ -246,10 +246,9 @@ def create_user_api(app: App, verifier: UserTokenVerifier, limiter: RateLimiter 
         after = decode_page_token(page_token, filters) or ""
         size = size_of(page_size)
         rows = app.consent.list_grants(subject, state=state, after_grant_id=str(after), limit=size + 1)
-        page, more = rows[:size], len(rows) > size
+        page, token = page_of(rows, size, lambda g: g.grant_id, filters)
         now = utc_now()
-        return GrantPage(grants=[grant_out(g, now) for g in page],
-                         next_page_token=encode_page_token(page[-1].grant_id, filters) if more and page else "")
+        return GrantPage(grants=[grant_out(g, now) for g in page], next_page_token=token)
 
     @api.post("/v1/subjects/{subject_id}/grants", response_model=GrantOut, status_code=201, tags=["grants"],
               summary="Approve one person to use my likeness.", responses=_errors())
@@ -320,9 +319,8 @@ def create_user_api(app: App, verifier: UserTokenVerifier, limiter: RateLimiter 
         with app.store.read() as tx:
             rows = tx.list_audit(AuditFilter(subject_id=subject, action=USE_ACTION, outcome=decision),
                                  after_sequence=after, limit=size + 1, descending=True)
-        page, more = rows[:size], len(rows) > size
-        return UsePage(uses=[use_out(e) for e in page],
-                       next_page_token=encode_page_token(page[-1].sequence, filters) if more and page else "")
+        page, token = page_of(rows, size, lambda e: e.sequence, filters)
+        return UsePage(uses=[use_out(e) for e in page], next_page_token=token)
 
     @api.delete("/v1/subjects/{subject_id}/enrollment", response_model=ErasureOut, tags=["erasure"],
                 summary="Erase my enrollment and biometric data. Irreversible.", responses=_errors(404))

@@ -93,12 +93,9 @@ def serve_user_api(app: App) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    metrics_server = None
-    if app.settings.metrics_listen_address:
-        from identity_service.metrics import start_metrics_server
+    from identity_service.metrics import serve_if_configured
 
-        metrics_server, metrics_port = start_metrics_server(app.settings.metrics_listen_address)
-        log.info("metrics_serving", address=f"{app.settings.metrics_listen_address.rsplit(':', 1)[0]}:{metrics_port}")
+    metrics_server = serve_if_configured(app.settings.metrics_listen_address)
     server, port = start_user_api(app)
     log.info("user_api_serving", address=f"{app.settings.user_api_listen_address.rsplit(':', 1)[0]}:{port}")
     stop.wait()
