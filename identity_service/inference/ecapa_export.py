@@ -37,7 +37,19 @@ def import_speechbrain() -> types.ModuleType:
         stand_in.__version__ = "0+unavailable"  # type: ignore[attr-defined]
         stand_in.list_audio_backends = lambda: []  # type: ignore[attr-defined]
         sys.modules["torchaudio"] = stand_in
-    return importlib.import_module("speechbrain.lobes.models.ECAPA_TDNN")
+    module = importlib.import_module("speechbrain.lobes.models.ECAPA_TDNN")
+    _drop_unloadable_placeholders()
+    return module
+
+
+def _drop_unloadable_placeholders() -> None:
+    """speechbrain puts lazy placeholders for its optional integrations (k2, ...) in sys.modules;
+    anything that walks sys.modules (hypothesis does) then trips on their failing import. None of
+    them is needed here: remove the ones not loaded, so a later import goes the normal way."""
+    for name, module in list(sys.modules.items()):
+        if type(module).__name__ in ("LazyModule", "DeprecatedModuleRedirect") and \
+                vars(module).get("lazy_module", True) is None:
+            del sys.modules[name]
 
 
 def load_ecapa(folder: Path) -> Any:
