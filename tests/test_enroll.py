@@ -141,6 +141,9 @@ def test_bad_uploads_get_their_own_reason_and_leave_nothing(server: RunningServe
                ("INVALID_ARGUMENT", "ERROR_REASON_RECORDING_FRAME_TOO_LARGE")),
         "too big": (clip + b"\x00" * (8 * 1024 * 1024), ("RESOURCE_EXHAUSTED", "ERROR_REASON_RECORDING_TOO_LARGE")),
         "image": ((SHARED / "data/faces/two_people.jpg").read_bytes(), ("INVALID_ARGUMENT", None)),
+        "clipped": (encode_mp4([still[:480, :480]] * 100,
+                               np.clip(media.decode_audio(ENROLL_CLIP.read_bytes()).samples[:64_000] * 40, -1, 1)),
+                    ("INVALID_ARGUMENT", "ERROR_REASON_AUDIO_CLIPPED")),
     }
     for i, (name, (payload, expected)) in enumerate(cases.items()):
         subject = f"bad{i}"

@@ -143,13 +143,18 @@ class Biometrics:
     def voice_from_audio(self, data: bytes) -> VoiceSample:
         return self.voice(media.decode_audio(data))
 
-    def voice(self, audio: media.Audio) -> VoiceSample:
+    def gate_audio(self, audio: media.Audio) -> None:
+        """Refuse audio no voice template should come from: too low a sample rate, or clipped."""
         g = self.gates
         if audio.source_rate and audio.source_rate < g.min_sample_rate:
             raise AudioSampleRateTooLow(audio.source_rate, g.min_sample_rate)
         clipped = float(np.mean(np.abs(audio.samples) >= 0.98)) if len(audio.samples) else 0.0
         if clipped > g.max_clipped_fraction:
             raise AudioClipped(clipped, g.max_clipped_fraction)
+
+    def voice(self, audio: media.Audio) -> VoiceSample:
+        g = self.gates
+        self.gate_audio(audio)
         speech = self.vad.speech(audio.samples)
         if speech.speech_seconds < g.min_speech_seconds:
             raise NoSpeech(speech.speech_seconds, g.min_speech_seconds)

@@ -174,10 +174,7 @@ class RecordingAnalyzer:
         timings: dict[str, float] = {}
         try:
             gates = self.bio.gates
-            if sound.source_rate and sound.source_rate < gates.min_sample_rate:
-                from identity_service.errors import AudioSampleRateTooLow
-
-                raise AudioSampleRateTooLow(sound.source_rate, gates.min_sample_rate)
+            self.bio.gate_audio(sound)
             samples = sound.samples
             t = time.perf_counter()
             speech = self.bio.vad.speech(samples)
