@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from identity_service.audit.model import Actor, ActorType
 from identity_service.settings import Settings
 from identity_service.wiring import build_app, load_biometrics, load_recording_analyzer
+from scripts._bench import median_seconds
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
@@ -84,7 +85,7 @@ def main() -> int:
             if outcome.status.value != "active":
                 print(f"run {i}: {outcome.status.value} {[(c.kind.value, round(c.score, 2)) for c in outcome.checks]}")
         app.close()
-    baseline = statistics.median([_timed(lambda: bare_decode(clip)) for _ in range(args.repeat)])
+    baseline = median_seconds(lambda: bare_decode(clip), args.repeat)
     median_total = statistics.median(totals)
     keys = sorted({k for s in stages for k in s})
     breakdown = {k: round(statistics.median([s.get(k, 0.0) for s in stages]), 1) for k in keys}
@@ -98,12 +99,6 @@ def main() -> int:
                       "ratio_to_bare_decode": round(median_total / baseline, 2),
                       "target_ms": 2000, "meets_target": median_total <= 2.0}))
     return 0
-
-
-def _timed(call: object) -> float:
-    t = time.perf_counter()
-    call()  # type: ignore[operator]
-    return time.perf_counter() - t
 
 
 if __name__ == "__main__":

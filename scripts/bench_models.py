@@ -28,6 +28,7 @@ from identity_service.inference.biometrics import Biometrics
 from identity_service.inference.face import FaceDetector, FaceEmbedder, align
 from identity_service.inference.voice import VoiceEmbedder, fbank
 from identity_service.settings import Settings
+from scripts._bench import median_seconds
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
@@ -45,16 +46,6 @@ def timed_pair(layer: Callable[[], Any], bare: Callable[[], Any], repeat: int) -
         bare()
         b.append(time.perf_counter() - t)
     return statistics.median(a), statistics.median(b)
-
-
-def timed(call: Callable[[], Any], repeat: int) -> float:
-    call()
-    samples = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - t)
-    return statistics.median(samples)
 
 
 def main() -> int:
@@ -87,8 +78,8 @@ def main() -> int:
     blob8, _ = det.preprocess([image] * 8)
     overhead("detect_1", det.model, blob1)
     overhead("detect_8", det.model, blob8)
-    full1 = timed(lambda: det.detect_batch([image]), r)
-    full8 = timed(lambda: det.detect_batch([image] * 8), r)
+    full1 = median_seconds(lambda: det.detect_batch([image]), r)
+    full8 = median_seconds(lambda: det.detect_batch([image] * 8), r)
     results["detect_ms_per_frame"] = round(full1 * 1000, 3)
     results["detect_ms_per_frame_batch8"] = round(full8 / 8 * 1000, 3)
     rows.append(("detect, whole call (pre + run + post)", f"{full1 * 1000:.2f} ms a frame, "
@@ -103,8 +94,8 @@ def main() -> int:
     tensor16 = np.ascontiguousarray((crops16[:, :, :, ::-1].transpose(0, 3, 1, 2).astype(np.float32) - 127.5) / 127.5)
     overhead("embed_face_1", emb.model, tensor1)
     overhead("embed_face_16", emb.model, tensor16)
-    e1 = timed(lambda: emb.embed_batch(crops1), r)
-    e16 = timed(lambda: emb.embed_batch(crops16), r)
+    e1 = median_seconds(lambda: emb.embed_batch(crops1), r)
+    e16 = median_seconds(lambda: emb.embed_batch(crops16), r)
     results["embed_face_ms"] = round(e1 * 1000, 3)
     results["embed_face_ms_batch16"] = round(e16 / 16 * 1000, 3)
     rows.append(("embed face, whole call", f"{e1 * 1000:.2f} ms a face, {e16 / 16 * 1000:.2f} ms a face in 16"))
@@ -114,9 +105,9 @@ def main() -> int:
     voice = bio.voice_embedder
     feats = fbank(audio)[None]
     overhead("embed_voice", voice.model, feats)
-    fb = timed(lambda: fbank(audio), r)
-    ev = timed(lambda: voice.embed_batch([audio]), max(5, r // 3))
-    vad = timed(lambda: bio.vad.probabilities(audio), max(5, r // 3))
+    fb = median_seconds(lambda: fbank(audio), r)
+    ev = median_seconds(lambda: voice.embed_batch([audio]), max(5, r // 3))
+    vad = median_seconds(lambda: bio.vad.probabilities(audio), max(5, r // 3))
     results["fbank_ms_per_audio_s"] = round(fb / seconds * 1000, 3)
     results["embed_voice_ms_per_audio_s"] = round(ev / seconds * 1000, 3)
     results["vad_ms_per_audio_s"] = round(vad / seconds * 1000, 3)

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,18 +20,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from identity_service.search_index import FaceIndex
+from scripts._bench import median_seconds
 
 DIM = 512
-
-
-def median_s(call: object, repeat: int) -> float:
-    call()  # type: ignore[operator]
-    samples = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        call()  # type: ignore[operator]
-        samples.append(time.perf_counter() - t)
-    return statistics.median(samples)
 
 
 def measure(size: int, rng: np.random.Generator, repeat: int, batch: int, top_k: int) -> dict[str, float]:
@@ -54,10 +43,10 @@ def measure(size: int, rng: np.random.Generator, repeat: int, batch: int, top_k:
         np.argpartition(-scores, top_k, axis=0)[:top_k]
 
     assert index.search(one, top_k)[0][0].score > 0.9, "the index did not find the query's own vector"
-    q1 = median_s(lambda: index.search(one, top_k), repeat)
-    b1 = median_s(bare_one, repeat)
-    qb = median_s(lambda: index.search(queries, top_k), max(3, repeat // 4)) / batch
-    bb = median_s(bare_batch, max(3, repeat // 4)) / batch
+    q1 = median_seconds(lambda: index.search(one, top_k), repeat)
+    b1 = median_seconds(bare_one, repeat)
+    qb = median_seconds(lambda: index.search(queries, top_k), max(3, repeat // 4)) / batch
+    bb = median_seconds(bare_batch, max(3, repeat // 4)) / batch
     return {"templates": size, "query_ms": round(q1 * 1000, 3), "bare_query_ms": round(b1 * 1000, 3),
             "query_ratio": round(q1 / b1, 3), "batch_query_ms": round(qb * 1000, 3),
             "bare_batch_query_ms": round(bb * 1000, 3), "batch_ratio": round(qb / bb, 3),
