@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from consent.model import CameoPolicy, Grant, GrantState, PermissionFacts
-from identity_service.audit.model import Actor
+from identity_service.audit.model import Actor, AuditDraft
+
+A = TypeVar("A")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,10 @@ class ConsentTx(Protocol):
 
     def permission_facts(self, owner_id: str, requester_id: str) -> PermissionFacts:
         """What decide() needs; policy.blocked_ids holds the requester alone if blocked."""
+        ...
+
+    def permission_facts_many(self, pairs: Sequence[tuple[str, str]]) -> list[PermissionFacts]:
+        """permission_facts for each (owner, requester) pair, in order, read together."""
         ...
 
     def add_grant(self, grant: Grant) -> None: ...
@@ -84,3 +92,15 @@ class ConsentAuditor(Protocol):
         self, tx: ConsentTx | None, actor: Actor, *, action: str, outcome: str, subject_id: str, reason: str = "",
         details: dict[str, str] | None = None,
     ) -> None: ...
+
+
+class GroupedWriter(Protocol):
+    """Runs ``work`` for ``arg`` inside a write transaction shared with concurrent callers (group
+    commit) and appends the audit event it returns in that same transaction; returns the result
+    once the transaction is durable. Concurrent calls naming the same ``work`` are handed to it
+    together (one argument each, results in the same order). What it reads is current as of a
+    transaction that began after the call: a change committed before the call is always seen."""
+
+    def __call__(
+        self, work: Callable[[ConsentTx, Sequence[A]], Sequence[tuple[R, AuditDraft | None]]], arg: A,
+    ) -> R: ...

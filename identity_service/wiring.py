@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import structlog
 
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
     from liveness.checks import LivenessPolicy
 
 log = structlog.get_logger(__name__)
+
+A = TypeVar("A")
+R = TypeVar("R")
 
 
 @dataclass
@@ -154,6 +158,13 @@ def build_app(
             # The SQL transaction behind ConsentTx is the same object the audit log appends through.
             audit.record(tx, draft)  # type: ignore[arg-type]
 
+    def consent_grouped(
+        work: Callable[[ConsentTx, Sequence[A]], Sequence[tuple[R, AuditDraft | None]]], arg: A,
+    ) -> R:
+        # The group's SQL transaction is the ConsentTx the work reads through.
+        result, _ = audit.run_grouped(work, arg)  # type: ignore[arg-type]
+        return result
+
     vault = TemplateVault(template_keys(settings))
     likeness = None
     if biometrics is not None:
@@ -184,7 +195,7 @@ def build_app(
         audit=audit,
         enrollments=enrollments,
         consent=ConsentService(
-            sql, consent_auditor, keyring.active(), issuer=settings.token_issuer,
+            sql, consent_auditor, consent_grouped, keyring.active(), issuer=settings.token_issuer,
             token_ttl_seconds=settings.token_ttl_seconds,
         ),
         vault=vault,

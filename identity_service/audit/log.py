@@ -9,8 +9,9 @@ replicas share one sequence and never fork the tree.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import structlog
 from cryptography.exceptions import InvalidSignature
@@ -32,12 +33,27 @@ from identity_service.storage.base import AuditTx, Store
 log = structlog.get_logger(__name__)
 
 
+A = TypeVar("A")
+R = TypeVar("R")
+
+# Work for a group's write transaction: given the transaction and the arguments of every call
+# in the group that named this work, it reads what it needs and returns, per argument and in
+# order, the call's result and the audit event to append for it (None: nothing to append).
+GroupWork = Callable[[AuditTx, Sequence[A]], Sequence[tuple[R, AuditDraft | None]]]
+
+
 @dataclass(slots=True)
 class _Pending:
-    draft: AuditDraft
+    work: GroupWork[Any, Any]
+    arg: Any
     done: threading.Event = field(default_factory=threading.Event)
+    result: Any = None
     event: AuditEvent | None = None
     error: BaseException | None = None
+
+
+def _append_only(_tx: AuditTx, drafts: Sequence[AuditDraft]) -> list[tuple[None, AuditDraft]]:
+    return [(None, draft) for draft in drafts]
 
 
 class AuditLog:
@@ -60,7 +76,20 @@ class AuditLog:
     def record_committed(self, draft: AuditDraft) -> AuditEvent:
         """Append one event in a shared, group-committed transaction and return once it is
         durable. Many concurrent callers cost one transaction, not one each."""
-        pending = _Pending(draft)
+        _, event = self.run_grouped(_append_only, draft)
+        assert event is not None
+        return event
+
+    def run_grouped(self, work: GroupWork[A, R], arg: A) -> tuple[R, AuditEvent | None]:
+        """Run ``work`` for ``arg`` inside a write transaction shared with concurrent callers,
+        append the event it returns in that transaction, and return both once it is durable.
+
+        Calls naming the same ``work`` are handed to it together, so it can read for the whole
+        group in one statement. What it reads is current as of the group's transaction, which
+        starts after this call began: a change committed before the call is always seen. Work
+        runs on the one group-commit thread, so it must be short; if it raises, only the calls
+        it was given fail, while a storage failure fails the whole group."""
+        pending = _Pending(work, arg)
         with self._wakeup:
             if self._closed:
                 raise StorageUnavailable()
@@ -73,8 +102,7 @@ class AuditLog:
             raise StorageUnavailable()
         if pending.error is not None:
             raise pending.error
-        assert pending.event is not None
-        return pending.event
+        return pending.result, pending.event
 
     def _write_groups(self) -> None:
         while True:
@@ -86,9 +114,7 @@ class AuditLog:
                 group, self._queue = self._queue[: self.MAX_GROUP], self._queue[self.MAX_GROUP :]
             try:
                 with self._store.write() as tx:
-                    events = self.record_many(tx, [p.draft for p in group])
-                for item, event in zip(group, events, strict=True):
-                    item.event = event
+                    self._run_group(tx, group)
             except BaseException as exc:  # every waiter learns of the failure; none is left hanging
                 log.error("audit_group_commit_failed", events=len(group), error=type(exc).__name__)
                 for item in group:
@@ -96,6 +122,30 @@ class AuditLog:
             finally:
                 for item in group:
                     item.done.set()
+
+    def _run_group(self, tx: AuditTx, group: list[_Pending]) -> None:
+        by_work: dict[GroupWork[Any, Any], list[_Pending]] = {}
+        for item in group:
+            by_work.setdefault(item.work, []).append(item)
+        recorded: list[_Pending] = []
+        drafts: list[AuditDraft] = []
+        for work, items in by_work.items():
+            try:
+                outputs = work(tx, [item.arg for item in items])
+                if len(outputs) != len(items):
+                    raise RuntimeError(f"group work returned {len(outputs)} results for {len(items)} calls")
+            except Exception as exc:  # handed to the calls it was given
+                for item in items:
+                    item.error = exc
+                continue
+            for item, (result, draft) in zip(items, outputs, strict=True):
+                item.result = result
+                if draft is not None:
+                    recorded.append(item)
+                    drafts.append(draft)
+        if drafts:
+            for item, event in zip(recorded, self.record_many(tx, drafts), strict=True):
+                item.event = event
 
     def close(self) -> None:
         """Write what is queued, then stop the group-commit thread."""

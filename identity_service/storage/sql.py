@@ -356,16 +356,41 @@ class SqlTx:
         self.session.flush()
 
     def permission_facts(self, owner_id: str, requester_id: str) -> PermissionFacts:
+        return self.permission_facts_many([(owner_id, requester_id)])[0]
+
+    def permission_facts_many(self, pairs: Sequence[tuple[str, str]]) -> list[PermissionFacts]:
+        # Two statements for any number of pairs: a group of checks costs the database (and, on
+        # SQLite, the GIL hand-offs around each statement) the same as one check.
+        if not pairs:
+            return []
         conn = self.session.connection()
-        row = conn.execute(_FACTS_SQL, {"owner": owner_id, "requester": requester_id}).one()
-        if row.audience is None:
-            policy = CameoPolicy.default(owner_id)
-        else:
-            policy = _policy(owner_id, row, frozenset({requester_id}) if row.blocked else frozenset())
-        grants: tuple[Grant, ...] = ()
-        if policy.audience != Audience.NOBODY and row.grant_count:
-            grants = tuple(self.grants_for(owner_id, requester_id))
-        return PermissionFacts(policy, bool(row.owner_edge), bool(row.requester_edge), grants)
+        sql = _FACTS_MANY_SQL[self.dialect == "postgresql"]
+        rows = sorted(conn.execute(sql, {"pairs": json.dumps(pairs)}), key=lambda r: int(r.idx))
+        policies = [
+            CameoPolicy.default(owner) if row.audience is None
+            else _policy(owner, row, frozenset({requester}) if row.blocked else frozenset())
+            for (owner, requester), row in zip(pairs, rows, strict=True)
+        ]
+        with_grants = [
+            i for i, row in enumerate(rows) if row.grant_count and policies[i].audience != Audience.NOBODY
+        ]
+        grants: dict[int, tuple[Grant, ...]] = {}
+        if with_grants:
+            owners = sorted({pairs[i][0] for i in with_grants})
+            query = select(GrantRow).where(col(GrantRow.owner_id).in_(owners), col(GrantRow.revoked).is_(False))
+            by_owner: dict[str, list[Grant]] = {}
+            for grant_row in self.session.exec(query):
+                by_owner.setdefault(grant_row.owner_id, []).append(_grant(grant_row))
+            for i in with_grants:
+                owner, requester = pairs[i]
+                grants[i] = tuple(
+                    g for g in sorted(by_owner.get(owner, ()), key=lambda g: g.grant_id)
+                    if g.grantee_id == requester or g.audience is not None
+                )
+        return [
+            PermissionFacts(policies[i], bool(row.owner_edge), bool(row.requester_edge), grants.get(i, ()))
+            for i, row in enumerate(rows)
+        ]
 
     def get_blocked(self, owner_id: str) -> frozenset[str]:
         query = select(BlockRow.blocked_id).where(col(BlockRow.owner_id) == owner_id)
@@ -476,20 +501,31 @@ class SqlTx:
 
 # One round trip for everything a permission check needs except the (rare) grants themselves.
 # The block list is probed for this requester only: an owner may block thousands.
-_FACTS_SQL = text(
-    """
-    SELECT p.audience, p.refused_categories, p.instructions, p.public_figure, p.update_us, p.version,
-      EXISTS (SELECT 1 FROM consent_blocks b WHERE b.owner_id = :owner AND b.blocked_id = :requester) AS blocked,
-      EXISTS (SELECT 1 FROM relationships r WHERE r.from_id = :owner AND r.to_id = :requester AND r.present)
+# The facts for a JSON array of [owner, requester] pairs, one row per pair with its index.
+_FACTS_MANY_BODY = """
+    SELECT q.idx, p.audience, p.refused_categories, p.instructions, p.public_figure, p.update_us, p.version,
+      EXISTS (SELECT 1 FROM consent_blocks b WHERE b.owner_id = q.owner AND b.blocked_id = q.requester) AS blocked,
+      EXISTS (SELECT 1 FROM relationships r WHERE r.from_id = q.owner AND r.to_id = q.requester AND r.present)
         AS owner_edge,
-      EXISTS (SELECT 1 FROM relationships r WHERE r.from_id = :requester AND r.to_id = :owner AND r.present)
+      EXISTS (SELECT 1 FROM relationships r WHERE r.from_id = q.requester AND r.to_id = q.owner AND r.present)
         AS requester_edge,
-      (SELECT COUNT(*) FROM consent_grants g WHERE g.owner_id = :owner AND NOT g.revoked
-         AND (g.grantee_id = :requester OR g.audience IS NOT NULL)) AS grant_count
-    FROM (SELECT 1 AS one) AS anchor
-    LEFT JOIN consent_policies p ON p.owner_id = :owner
-    """
-)
+      (SELECT COUNT(*) FROM consent_grants g WHERE g.owner_id = q.owner AND NOT g.revoked
+         AND (g.grantee_id = q.requester OR g.audience IS NOT NULL)) AS grant_count
+    FROM q LEFT JOIN consent_policies p ON p.owner_id = q.owner
+"""
+_FACTS_MANY_SQL = {
+    # Constant text on both dialects: the pairs are a bound parameter.
+    False: text(  # SQLite
+        "WITH q AS (SELECT CAST(key AS INTEGER) AS idx, json_extract(value, '$[0]') AS owner,"  # noqa: S608
+        " json_extract(value, '$[1]') AS requester FROM json_each(:pairs))"
+        + _FACTS_MANY_BODY
+    ),
+    True: text(  # PostgreSQL
+        "WITH q AS (SELECT t.ord - 1 AS idx, t.pair ->> 0 AS owner, t.pair ->> 1 AS requester"  # noqa: S608
+        " FROM jsonb_array_elements(CAST(:pairs AS jsonb)) WITH ORDINALITY AS t(pair, ord))"
+        + _FACTS_MANY_BODY
+    ),
+}
 
 
 def _policy(owner_id: str, row: Any, blocked_ids: frozenset[str]) -> CameoPolicy:

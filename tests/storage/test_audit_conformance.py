@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -182,3 +183,55 @@ def test_concurrent_appends_make_one_consistent_tree(store: SqlStore, keyring: K
 def _leaves(store: SqlStore, n: int) -> list[bytes]:
     with store.read() as tx:
         return tx.audit_leaf_hashes(n)
+
+
+def test_grouped_work_shares_one_transaction_and_fails_alone(store: SqlStore, keyring: Keyring) -> None:
+    """run_grouped hands concurrent calls of one work to it together, appends their events in
+    the group's transaction, and a work that raises fails only its own calls."""
+    log = AuditLog(store, keyring, checkpoint_every=1000)
+    seen_groups: list[int] = []
+    release, holding = threading.Event(), threading.Event()
+
+    def echo(_tx: object, args: Sequence[int]) -> list[tuple[int, AuditDraft | None]]:
+        seen_groups.append(len(args))
+        return [(a * 10, draft(a) if a % 2 else None) for a in args]
+
+    def broken(_tx: object, args: Sequence[int]) -> list[tuple[int, AuditDraft | None]]:
+        raise ValueError("bug in one kind of work")
+
+    def slow(_tx: object, args: Sequence[int]) -> list[tuple[int, AuditDraft | None]]:
+        holding.set()
+        release.wait(10)  # holds the writer so that the calls below queue up into one group
+        return [(0, None) for _ in args]
+
+    results: dict[int, object] = {}
+
+    def call(work: object, arg: int) -> None:
+        try:
+            results[arg] = log.run_grouped(work, arg)  # type: ignore[arg-type]
+        except ValueError as exc:
+            results[arg] = exc
+
+    blocker = threading.Thread(target=call, args=(slow, -1))
+    blocker.start()
+    assert holding.wait(10)
+    callers = [threading.Thread(target=call, args=(echo, i)) for i in range(1, 9)]
+    callers += [threading.Thread(target=call, args=(broken, 100))]
+    for t in callers:
+        t.start()
+    threading.Event().wait(0.3)
+    release.set()
+    for t in [blocker, *callers]:
+        t.join(10)
+    log.close()
+    assert isinstance(results[100], ValueError)
+    assert seen_groups == [8]  # the eight echo calls went to their work together
+    for i in range(1, 9):
+        value, event = results[i]  # type: ignore[misc]
+        assert value == i * 10
+        assert (event is not None) == bool(i % 2)
+    with store.read() as tx:
+        size, _ = tx.audit_head()
+        reasons = sorted(e.reason for e in tx.scan_audit(after_sequence=-1, limit=100))
+    assert size == 4 and reasons == ["r1", "r3", "r5", "r7"]
+    assert verify_log(store, keyring.verification_keys()).ok

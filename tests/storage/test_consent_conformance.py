@@ -105,3 +105,44 @@ def test_revocation_cursors_are_dense_and_ordered_under_concurrency(store: SqlSt
         tail = tx.list_revocations(since_cursor=55, limit=1000)
     assert [e.cursor for e in entries] == list(range(1, 61))
     assert [e.cursor for e in tail] == list(range(56, 61))
+
+
+def test_facts_for_many_pairs_match_one_pair_at_a_time(store: SqlStore) -> None:
+    """The group read (one statement for every check in a group) agrees, pair by pair and in
+    order, with reading each pair alone: policies, blocks, both edge directions, grants."""
+    with store.write() as tx:
+        tx.put_policy(CameoPolicy("alice", Audience.FRIENDS, frozenset({"mallory"}),
+                                  frozenset({ContentCategory.VIOLENT}), "no hats", False, T0, 2))
+        tx.put_policy(CameoPolicy("zed", Audience.NOBODY, update_time=T0, version=1))
+        tx.put_policy(CameoPolicy("pub", Audience.PUBLIC, update_time=T0, version=1))
+        tx.upsert_edge(Edge("alice", "bob", 1), present=True)
+        tx.upsert_edge(Edge("bob", "alice", 1), present=True)
+        tx.upsert_edge(Edge("cat", "alice", 1), present=True)
+        tx.upsert_edge(Edge("alice", "dan", 1), present=False)
+        tx.add_grant(grant("a" * 16))  # alice -> bob
+        tx.add_grant(grant("b" * 16, grantee_id=None, audience=Audience.PUBLIC))
+        tx.add_grant(grant("c" * 16, grantee_id="cat"))
+        tx.add_grant(grant("d" * 16, owner_id="pub", grantee_id="bob"))
+        tx.add_grant(grant("e" * 16, owner_id="zed", grantee_id="bob"))
+        tx.add_grant(grant("f" * 16, grantee_id="dan"))
+    with store.write() as tx:
+        tx.set_grant_revoked("alice", "f" * 16, T0)
+    owners = ["alice", "zed", "pub", "nobody-yet", "it's \"quoted\""]
+    requesters = ["bob", "cat", "dan", "mallory", "alice", "ünïcode"]
+    pairs = [(o, r) for o in owners for r in requesters] + [("alice", "bob"), ("pub", "bob")]
+    with store.read() as tx:
+        many = tx.permission_facts_many(pairs)
+        one_by_one = [tx.permission_facts(o, r) for o, r in pairs]
+        assert tx.permission_facts_many([]) == []
+    assert many == one_by_one
+    facts = dict(zip(pairs, many, strict=False))
+    alice_bob = facts[("alice", "bob")]
+    assert alice_bob.owner_follows_requester and alice_bob.requester_follows_owner
+    assert [g.grant_id[0] for g in alice_bob.grants] == ["a", "b"]
+    assert facts[("alice", "mallory")].policy.blocked_ids == {"mallory"}
+    assert facts[("alice", "bob")].policy.blocked_ids == frozenset()
+    assert facts[("alice", "dan")].grants == (grant("b" * 16, grantee_id=None, audience=Audience.PUBLIC),)
+    assert not facts[("alice", "dan")].owner_follows_requester  # a deleted edge
+    assert facts[("alice", "cat")].requester_follows_owner and not facts[("alice", "cat")].owner_follows_requester
+    assert facts[("zed", "bob")].grants == ()  # NOBODY: grants are not even read
+    assert facts[("nobody-yet", "bob")].policy == CameoPolicy.default("nobody-yet")
