@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import delete, func, insert, or_, update
+from sqlalchemy import bindparam, delete, func, insert, or_, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, col, select, text
@@ -50,6 +51,13 @@ from identity_service.storage.tables import (
 )
 
 AUDIT = AuditEventRow.__table__  # type: ignore[attr-defined]
+AUDIT_HEAD = AuditHeadRow.__table__  # type: ignore[attr-defined]
+# Every append runs these; built once, run on the connection (no ORM statement handling).
+_LOCK_AUDIT_HEAD = sa_select(AUDIT_HEAD.c.size, AUDIT_HEAD.c.frontier).where(AUDIT_HEAD.c.id == 1).with_for_update()
+_SET_AUDIT_HEAD = (
+    update(AUDIT_HEAD).where(AUDIT_HEAD.c.id == 1).values(size=bindparam("size"), frontier=bindparam("frontier"))
+)
+_INSERT_AUDIT = insert(AUDIT)
 CHECKPOINTS = AuditCheckpointRow.__table__  # type: ignore[attr-defined]
 
 log = structlog.get_logger(__name__)
@@ -221,23 +229,21 @@ class SqlTx:
     # --- audit ----------------------------------------------------------------------------
 
     def lock_audit_head(self) -> tuple[int, list[bytes]]:
-        row = self.session.exec(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update()).one()
-        return row.size, unpack_frontier(row.frontier)
+        row = self.session.connection().execute(_LOCK_AUDIT_HEAD).one()
+        return int(row.size), unpack_frontier(bytes(row.frontier))
 
     def audit_head(self) -> tuple[int, list[bytes]]:
         row = self.session.exec(select(AuditHeadRow).where(AuditHeadRow.id == 1)).one()
         return row.size, unpack_frontier(row.frontier)
 
     def set_audit_head(self, size: int, frontier: list[bytes]) -> None:
-        self.session.exec(
-            update(AuditHeadRow).where(col(AuditHeadRow.id) == 1).values(size=size, frontier=pack_frontier(frontier))
-        )
+        self.session.connection().execute(_SET_AUDIT_HEAD, {"size": size, "frontier": pack_frontier(frontier)})
 
     def add_audit_events(self, events: Sequence[AuditEvent]) -> None:
         if not events:
             return
-        self.session.execute(
-            insert(AUDIT),
+        self.session.connection().execute(
+            _INSERT_AUDIT,
             [
                 {
                     "seq": e.sequence, "time_us": to_us(e.time), "actor_type": e.actor_type.value,
