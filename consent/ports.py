@@ -98,9 +98,10 @@ class GroupedWriter(Protocol):
     """Runs ``work`` for ``arg`` inside a write transaction shared with concurrent callers (group
     commit) and appends the audit event it returns in that same transaction; returns the result
     once the transaction is durable. Concurrent calls naming the same ``work`` are handed to it
-    together (one argument each, results in the same order). What it reads is current as of a
-    transaction that began after the call: a change committed before the call is always seen."""
+    together (one argument each, results in the same order; a result that is an exception is
+    raised to that call alone). What it reads is current as of a transaction that began after
+    the call: a change committed before the call is always seen."""
 
     def __call__(
-        self, work: Callable[[ConsentTx, Sequence[A]], Sequence[tuple[R, AuditDraft | None]]], arg: A,
+        self, work: Callable[[ConsentTx, Sequence[A]], Sequence[tuple[R | Exception, AuditDraft | None]]], arg: A,
     ) -> R: ...

@@ -23,10 +23,11 @@ from consent.model import (
     Decision,
     Grant,
     GrantState,
+    PermissionFacts,
     PermissionResult,
 )
 from consent.ports import ConsentAuditor, ConsentStore, ConsentTx, Edge, GroupedWriter, RevocationEntry
-from consent.tokens import Signer, UseClaims, issue_use_token, new_claims
+from consent.tokens import Signer, issue_use_token, new_claims
 from identity_service.audit.model import Actor, AuditDraft, Outcome
 from identity_service.clock import Clock, utc_now
 from identity_service.errors import FieldInvalid, GrantNotActive, GrantNotFound, PolicyConflict
@@ -195,43 +196,49 @@ class ConsentService:
         """Decide from current state; on ALLOW, sign a use token for ``audience`` (the caller).
 
         The decision and its audit event commit in one transaction shared with concurrent
-        checks; the token is signed, outside that transaction, only once its event is durable."""
+        checks; the token is returned only once its event is durable (if the commit fails, the
+        caller gets the error and the token is dropped unseen)."""
         request = _CheckRequest(owner_id, requester_id, purpose, frozenset(categories), audience, actor)
-        result, claims = self._grouped(self._decide_group, request)
-        if claims is None:
-            return CheckOutcome(result)
-        return CheckOutcome(
-            result, issue_use_token(self._signer, claims), claims.jti, datetime.fromtimestamp(claims.exp, tz=UTC),
-        )
+        return self._grouped(self._decide_group, request)
 
     def _decide_group(
         self, tx: ConsentTx, requests: Sequence[_CheckRequest]
-    ) -> list[tuple[tuple[PermissionResult, UseClaims | None], AuditDraft]]:
+    ) -> list[tuple[CheckOutcome | Exception, AuditDraft | None]]:
         """Decide a group of checks from one read; runs inside the group's transaction."""
         now = self._clock()
         all_facts = tx.permission_facts_many([(r.owner_id, r.requester_id) for r in requests])
-        decided = []
+        decided: list[tuple[CheckOutcome | Exception, AuditDraft | None]] = []
         for request, facts in zip(requests, all_facts, strict=True):
-            result = decide(request.owner_id, request.requester_id, request.categories, facts, now)
-            grant = result.grant.name if result.grant else ""
-            claims = None
-            if result.decision == Decision.ALLOW:
-                claims = new_claims(
-                    issuer=self._issuer, audience=request.audience, owner=request.owner_id,
-                    requester=request.requester_id, ttl_seconds=self._ttl, grant=grant, purpose=request.purpose,
-                    categories=[c.value for c in request.categories],
-                    refused=[c.value for c in result.refused_categories], instructions=result.instructions,
-                    now=now.timestamp(),
-                )
-            draft = request.actor.draft(
-                "consent.permission.check", Outcome(result.decision.value), subject_id=request.owner_id,
-                reason=result.deny_reason.value if result.deny_reason else "",
-                details={"requester": request.requester_id, "purpose": request.purpose[:200],
-                         "categories": ",".join(sorted(c.value for c in request.categories)),
-                         "token_id": claims.jti if claims else "", "grant": grant},
-            )
-            decided.append(((result, claims), draft))
+            try:
+                decided.append(self._decide_one(request, facts, now))
+            except Exception as exc:  # that caller gets it; the rest of the group goes on
+                decided.append((exc, None))
         return decided
+
+    def _decide_one(
+        self, request: _CheckRequest, facts: PermissionFacts, now: datetime
+    ) -> tuple[CheckOutcome, AuditDraft]:
+        result = decide(request.owner_id, request.requester_id, request.categories, facts, now)
+        grant = result.grant.name if result.grant else ""
+        outcome = CheckOutcome(result)
+        if result.decision == Decision.ALLOW:
+            claims = new_claims(
+                issuer=self._issuer, audience=request.audience, owner=request.owner_id,
+                requester=request.requester_id, ttl_seconds=self._ttl, grant=grant, purpose=request.purpose,
+                categories=[c.value for c in request.categories],
+                refused=[c.value for c in result.refused_categories], instructions=result.instructions,
+                now=now.timestamp(),
+            )
+            outcome = CheckOutcome(result, issue_use_token(self._signer, claims), claims.jti,
+                                   datetime.fromtimestamp(claims.exp, tz=UTC))
+        draft = request.actor.draft(
+            "consent.permission.check", Outcome(result.decision.value), subject_id=request.owner_id,
+            reason=result.deny_reason.value if result.deny_reason else "",
+            details={"requester": request.requester_id, "purpose": request.purpose[:200],
+                     "categories": ",".join(sorted(c.value for c in request.categories)),
+                     "token_id": outcome.token_id, "grant": grant},
+        )
+        return outcome, draft
 
     # --- revocation feed --------------------------------------------------------------------
 

@@ -159,7 +159,7 @@ def build_app(
             audit.record(tx, draft)  # type: ignore[arg-type]
 
     def consent_grouped(
-        work: Callable[[ConsentTx, Sequence[A]], Sequence[tuple[R, AuditDraft | None]]], arg: A,
+        work: Callable[[ConsentTx, Sequence[A]], Sequence[tuple[R | Exception, AuditDraft | None]]], arg: A,
     ) -> R:
         # The group's SQL transaction is the ConsentTx the work reads through.
         result, _ = audit.run_grouped(work, arg)  # type: ignore[arg-type]

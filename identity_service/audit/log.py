@@ -38,8 +38,9 @@ R = TypeVar("R")
 
 # Work for a group's write transaction: given the transaction and the arguments of every call
 # in the group that named this work, it reads what it needs and returns, per argument and in
-# order, the call's result and the audit event to append for it (None: nothing to append).
-GroupWork = Callable[[AuditTx, Sequence[A]], Sequence[tuple[R, AuditDraft | None]]]
+# order, the call's result and the audit event to append for it (None: nothing to append). A
+# result that is an exception is raised to that call alone.
+GroupWork = Callable[[AuditTx, Sequence[A]], Sequence[tuple[R | Exception, AuditDraft | None]]]
 
 
 @dataclass(slots=True)
@@ -139,6 +140,9 @@ class AuditLog:
                     item.error = exc
                 continue
             for item, (result, draft) in zip(items, outputs, strict=True):
+                if isinstance(result, Exception):
+                    item.error = result  # that call alone failed; its draft, if any, is dropped
+                    continue
                 item.result = result
                 if draft is not None:
                     recorded.append(item)
