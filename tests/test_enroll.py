@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -186,6 +187,9 @@ def test_a_stream_that_stops_half_way_consumes_the_session_and_stores_nothing(se
     def messages() -> Iterator[pb.EnrollRequest]:
         yield pb.EnrollRequest(header=pb.EnrollHeader(session_id=session.session_id, container=MP4))
         yield pb.EnrollRequest(chunk=clip[: 1 << 20])
+        # Give the server time to read what was sent: a cancel that overtakes the header would
+        # leave the session unused (and rightly so), which is not what this test is about.
+        threading.Event().wait(1.0)
         raise RuntimeError("the phone lost its connection")
 
     with pytest.raises(grpc.RpcError) as caught:

@@ -205,9 +205,12 @@ def test_request_id_is_echoed_and_each_rpc_logged(running: RunningServer) -> Non
             pb.StartEnrollmentRequest(subject_id="dave"),
             metadata=running.metadata("app", request_id="req-123"), timeout=5,
         )
-        with pytest.raises(grpc.RpcError):
+        with pytest.raises(grpc.RpcError) as failed:
             stub.GetEnrollment(pb.GetEnrollmentRequest(subject_id="nobody-here"), metadata=running.metadata(), timeout=5)
-    assert ("x-request-id", "req-123") in call.initial_metadata()
+    assert ("x-request-id", "req-123") in call.trailing_metadata()
+    # A failed call carries it too (here one the server made up), beside the error details.
+    trailers = dict(failed.value.trailing_metadata())  # type: ignore[attr-defined]
+    assert "grpc-status-details-bin" in trailers
     rpc_lines = [e for e in logs if e["event"] == "rpc"]
     assert len(rpc_lines) == 2
     ok = rpc_lines[0]
@@ -215,6 +218,7 @@ def test_request_id_is_echoed_and_each_rpc_logged(running: RunningServer) -> Non
     assert (ok["caller"], ok["status"], ok["request_id"]) == ("svc-app", "OK", "req-123")
     assert isinstance(ok["duration_ms"], float)
     assert rpc_lines[1]["status"] == "NOT_FOUND" and len(rpc_lines[1]["request_id"]) == 32
+    assert trailers["x-request-id"] == rpc_lines[1]["request_id"]
     # Nothing secret in any line: no token, no nonce.
     flat = repr(logs)
     assert "test-token" not in flat and "nonce" not in flat
@@ -342,7 +346,7 @@ class ExpiredContextDouble:
     def invocation_metadata(self) -> list[tuple[str, str]]:
         return [("authorization", "Bearer test-token-admin")]
 
-    def send_initial_metadata(self, metadata: object) -> None: ...
+    def set_trailing_metadata(self, metadata: object) -> None: ...
 
     def time_remaining(self) -> float:
         return 0.0

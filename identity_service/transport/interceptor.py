@@ -20,7 +20,7 @@ from identity_service.transport.auth import (
     CallerRegistry,
     authorize,
 )
-from identity_service.transport.status import domain_status, internal_status
+from identity_service.transport.status import domain_status, internal_status, with_trailer
 
 log = structlog.get_logger("identity_service.rpc")
 
@@ -113,7 +113,9 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
     ) -> Caller | None:
         metadata = tuple(context.invocation_metadata() or ())
         structlog.contextvars.bind_contextvars(request_id=request_id)
-        context.send_initial_metadata(((REQUEST_ID_KEY, request_id),))
+        # In the trailers, not the headers: sending headers early costs every call an extra
+        # round through the completion queue (about a fifth of a health check's cost).
+        context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
         if public:
             return None
         remaining = context.time_remaining()
@@ -163,11 +165,11 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
                 code, status = domain_status(error)
                 metrics.GRPC_CALLS.labels(method, code.name).inc()
                 log.info("rpc", status=code.name, reason=error.reason, **fields)
-                context.abort_with_status(status)
+                context.abort_with_status(with_trailer(status, REQUEST_ID_KEY, request_id))
             # Unexpected: the cause goes to the log, callers get a safe message.
             metrics.GRPC_CALLS.labels(method, "INTERNAL").inc()
             log.error("rpc", status="INTERNAL", exc_info=error, **fields)
-            context.abort_with_status(internal_status(request_id))
+            context.abort_with_status(with_trailer(internal_status(request_id), REQUEST_ID_KEY, request_id))
         finally:
             structlog.contextvars.clear_contextvars()
 

@@ -51,3 +51,16 @@ def internal_status(request_id: str) -> grpc.Status:
         "ERROR_REASON_INTERNAL",
         {"request_id": request_id},
     )
+
+
+class _StatusWithMetadata(grpc.Status):
+    def __init__(self, code: grpc.StatusCode, details: str, trailing_metadata: tuple[tuple[str, str | bytes], ...]):
+        self.code = code
+        self.details = details
+        self.trailing_metadata = trailing_metadata
+
+
+def with_trailer(status: grpc.Status, key: str, value: str) -> grpc.Status:
+    """``status`` with one more trailing-metadata entry (aborting replaces the call's trailers
+    with the status's own, so what every reply carries must ride on the status too)."""
+    return _StatusWithMetadata(status.code, status.details, (*tuple(status.trailing_metadata), (key, value)))
