@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import time
 from collections.abc import Callable
@@ -12,7 +13,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from consent import tokens
 from consent.tokens import (
     RevocationList,
     TokenProblem,
@@ -27,6 +31,17 @@ from identity_service.signing import Keyring, key_id
 
 NOW = 1_790_000_000.0
 ISSUER, AUDIENCE = "likeness-consent", "svc-video-gen"
+
+
+@pytest.fixture(autouse=True, params=["libsodium", "cryptography"])
+def signature_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every token test runs with both signature checkers: libsodium (PyNaCl), and the
+    cryptography package that verifiers without PyNaCl fall back to."""
+    if request.param == "cryptography":
+        monkeypatch.setattr(tokens, "_SodiumVerifyKey", None)
+    else:
+        assert tokens._SodiumVerifyKey is not None  # PyNaCl is a dependency
+    return str(request.param)
 
 
 @pytest.fixture
@@ -263,3 +278,21 @@ def test_real_clock_default(ring: Keyring) -> None:
                                                       ttl_seconds=60))
     keys = keys_from_jwks(ring.jwks())
     assert verify_use_token(token, keys, issuer=ISSUER, audience=AUDIENCE).exp <= time.time() + 61
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=+/ .", max_size=12))
+def test_base64url_parts_are_accepted_exactly_when_canonical(part: str) -> None:
+    """A token part decodes only if it is unpadded base64url that re-encodes to itself, so one
+    payload has one spelling (nobody can mint look-alike tokens by flipping unused bits)."""
+    try:
+        raw = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+        canonical = bool(part) and "=" not in part and b64(raw) == part
+    except (ValueError, binascii.Error):
+        canonical = False
+    try:
+        decoded = tokens._unb64(part)
+    except TokenRejected:
+        assert not canonical
+    else:
+        assert canonical and decoded == raw
