@@ -143,3 +143,28 @@ def test_the_spoken_digits_of_real_recordings_are_heard(recording_analyzer: obje
     audio = AudioObservation(3, 2, np.ones(10), np.ones(10), transcript=transcript)
     assert spoken_digits_check(Observations((), audio), POLICY, "40719").passed, transcript
     assert not spoken_digits_check(Observations((), audio), POLICY, "40718").passed
+
+
+def test_head_turns_are_read_from_a_real_recording(recording_analyzer: object) -> None:
+    """Pose from real landmarks, on ../shared/data/video/d3.mp4. Labelled by looking at its
+    frames: at 0.8 s she faces the image's left (her RIGHT), at 9 s the image's right (her
+    LEFT), at 10.5 s she looks UP. Asked in that order the check passes; in another order, or
+    from a recording that stays frontal (d10.mp4), it fails. The audio is a LibriSpeech
+    utterance given as a separate track (these videos carry none of their own speech)."""
+    from tests.conftest import SHARED
+
+    voice = sorted((SHARED / "data/speech/librispeech").rglob("*.flac"))[0].read_bytes()
+
+    def observed(name: str) -> Observations:
+        video = (SHARED / "data/video" / name).read_bytes()
+        return recording_analyzer.analyze(video, voice, transcribe=False).observations  # type: ignore[attr-defined]
+
+    turning = observed("d3.mp4")
+    asked = (HeadTurn.RIGHT, HeadTurn.LEFT, HeadTurn.UP)
+    result = head_turns(turning, POLICY, asked)
+    assert result.passed and result.score == 3, result
+    for wrong_order in [(HeadTurn.LEFT, HeadTurn.RIGHT), (HeadTurn.UP, HeadTurn.LEFT, HeadTurn.RIGHT)]:
+        refused = head_turns(turning, POLICY, wrong_order)
+        assert not refused.passed and refused.reason in ("TURNS_OUT_OF_ORDER", "TURNS_MISSING"), refused
+    frontal = head_turns(observed("d10.mp4"), POLICY, (HeadTurn.LEFT,))
+    assert not frontal.passed and frontal.reason == "TURNS_MISSING", frontal
