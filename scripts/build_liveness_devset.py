@@ -69,7 +69,7 @@ def main() -> int:
     args = parser.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    rows: list[tuple[str, str, str, str]] = []
+    rows: list[tuple[str, ...]] = []
     talking = sorted(p for p in (SHARED / "talking").iterdir() if p.suffix in (".mp4", ".mpg"))
     for clip in talking:
         rows.append((str(clip.resolve()), "bona_fide", "none", ""))
@@ -80,7 +80,8 @@ def main() -> int:
     for i, photo in enumerate(stills):
         frames, audio = still(photo, 4.0, speech[i % len(speech)])
         encode(out / f"photo_video_{i}.mp4", frames, audio)
-        rows.append((str((out / f"photo_video_{i}.mp4").resolve()), "attack", "photo_video", ""))
+        # Asked to turn, as the service would ask: a still photo cannot (check 3 fails it too).
+        rows.append((str((out / f"photo_video_{i}.mp4").resolve()), "attack", "photo_video", "", "left right"))
     for i, photo in enumerate(sorted((SHARED / "pad").glob("image_F*.jpg"))):
         frames, audio = still(photo, 4.0, speech[(i + 2) % len(speech)])
         encode(out / f"pad_photo_{i}.mp4", frames, audio)
@@ -129,10 +130,10 @@ def main() -> int:
 
     with (out / "manifest.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["path", "label", "attack_type", "digits"])
-        writer.writerows(rows)
+        writer.writerow(["path", "label", "attack_type", "digits", "turns"])
+        writer.writerows(row + ("",) * (5 - len(row)) for row in rows)
     counts: dict[str, int] = {}
-    for _, _, kind, _ in rows:
+    for _, _, kind, *_ in rows:
         counts[kind] = counts.get(kind, 0) + 1
     print(f"{len(rows)} recordings in {out}/manifest.csv: {counts}")
     return 0

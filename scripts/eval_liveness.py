@@ -2,12 +2,13 @@
 
     .venv/bin/python scripts/eval_liveness.py --manifest CSV [--model-dir DIR] [--details]
 
-Rows ``path,label,attack_type[,digits]`` with label ``bona_fide`` or ``attack``. Runs the checks
-that need no live session: one face, one identity, one voice, lip sync and presentation attack,
-and spoken digits when the row gives digits (head turns need the session's challenge and run in
-the service). A recording the service would refuse outright (unreadable, too short, no audio) is
-counted as rejected and named. Build the dev set with scripts/build_liveness_devset.py. Prints a
-table, then one JSON line with apcer, bpcer and apcer_by_type.
+Rows ``path,label,attack_type[,digits[,turns]]`` with label ``bona_fide`` or ``attack``. Runs
+the checks that need no live session: one face, one identity, one voice, lip sync and
+presentation attack; spoken digits when the row gives digits, and head turns when it gives the
+turns asked for (``turns`` like ``right left up``). A recording the service would refuse
+outright (unreadable, too short, no audio) is counted as rejected and named. Build the dev set
+with scripts/build_liveness_devset.py. Prints a table, then one JSON line with apcer, bpcer and
+apcer_by_type.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from identity_service.errors import DomainError
 from identity_service.settings import Settings
 from identity_service.wiring import load_recording_analyzer
+from liveness.challenge import HeadTurn
 from liveness.checks import LivenessPolicy, evaluate, passed
 
 
@@ -52,7 +54,11 @@ def main() -> int:
             refused[path.name] = error.reason
             accepted[kind].append(False)
             continue
-        results = evaluate(analysis.observations, policy, digits=digits, turns=(), session=None)
+        try:
+            turns = tuple(HeadTurn(t) for t in (row.get("turns") or "").lower().replace(",", " ").split())
+        except ValueError:
+            raise SystemExit(f"{path.name}: turns must be left, right or up, not {row.get('turns')!r}") from None
+        results = evaluate(analysis.observations, policy, digits=digits, turns=turns, session=None)
         ok = passed(results)
         accepted[kind].append(ok)
         for r in results:

@@ -27,6 +27,8 @@ def test_dev_set_attacks_fail_and_bona_fide_recordings_pass(tmp_path: Path, mode
     assert result["bpcer"] <= 0.10
     for kind in ("photo_video", "pad_photo", "spliced", "wrong_digits"):
         assert result["apcer_by_type"][kind] == 0.0, kind
+    # Photo videos are asked to turn, as the service asks: a still photo cannot.
+    assert result["failed_checks"]["photo_video:head_turns"] == 4
     # Dubbing is the open gap: lips against speech energy, and speech without lips, still let
     # some dubbed clips through (2 of 11 when this was written). This bound only guards against
     # it getting worse; the target is 0.
