@@ -30,6 +30,6 @@ def test_dev_set_attacks_fail_and_bona_fide_recordings_pass(tmp_path: Path, mode
     # Photo videos are asked to turn, as the service asks: a still photo cannot.
     assert result["failed_checks"]["photo_video:head_turns"] == 4
     # Dubbing is the open gap: lips against speech energy, and speech without lips, still let
-    # some dubbed clips through (2 of 11 when this was written). This bound only guards against
-    # it getting worse; the target is 0.
-    assert result["apcer_by_type"]["dubbed"] <= 0.20
+    # one dubbed clip of 11 through when this was written. This bound only guards against it
+    # getting worse; the target is 0.
+    assert result["apcer_by_type"]["dubbed"] <= 0.10
