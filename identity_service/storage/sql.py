@@ -382,17 +382,8 @@ class SqlTx:
         ]
         grants: dict[int, tuple[Grant, ...]] = {}
         if with_grants:
-            owners = sorted({pairs[i][0] for i in with_grants})
-            query = select(GrantRow).where(col(GrantRow.owner_id).in_(owners), col(GrantRow.revoked).is_(False))
-            by_owner: dict[str, list[Grant]] = {}
-            for grant_row in self.session.exec(query):
-                by_owner.setdefault(grant_row.owner_id, []).append(_grant(grant_row))
-            for i in with_grants:
-                owner, requester = pairs[i]
-                grants[i] = tuple(
-                    g for g in sorted(by_owner.get(owner, ()), key=lambda g: g.grant_id)
-                    if g.grantee_id == requester or g.audience is not None
-                )
+            read = self._grants_for_many([pairs[i] for i in with_grants])
+            grants = dict(zip(with_grants, read, strict=True))
         return [
             PermissionFacts(policies[i], bool(row.owner_edge), bool(row.requester_edge), grants.get(i, ()))
             for i, row in enumerate(rows)
@@ -442,12 +433,26 @@ class SqlTx:
         return int(result.rowcount) == 1
 
     def grants_for(self, owner_id: str, requester_id: str) -> list[Grant]:
+        return list(self._grants_for_many([(owner_id, requester_id)])[0])
+
+    def _grants_for_many(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[Grant, ...]]:
+        """Per (owner, requester) pair, the owner's unrevoked grants to that requester or to an
+        audience, by grant id, from one statement. Grants to people outside the pairs are never
+        read: an owner may have approved thousands."""
+        owners = sorted({owner for owner, _ in pairs})
+        requesters = sorted({requester for _, requester in pairs})
         query = select(GrantRow).where(
-            col(GrantRow.owner_id) == owner_id,
+            col(GrantRow.owner_id).in_(owners),
             col(GrantRow.revoked).is_(False),
-            or_(col(GrantRow.grantee_id) == requester_id, col(GrantRow.audience).is_not(None)),
-        )
-        return [_grant(r) for r in self.session.exec(query)]
+            or_(col(GrantRow.grantee_id).in_(requesters), col(GrantRow.audience).is_not(None)),
+        ).order_by(col(GrantRow.grant_id))
+        by_owner: dict[str, list[Grant]] = {}
+        for row in self.session.exec(query):
+            by_owner.setdefault(row.owner_id, []).append(_grant(row))
+        return [
+            tuple(g for g in by_owner.get(owner, ()) if g.grantee_id == requester or g.audience is not None)
+            for owner, requester in pairs
+        ]
 
     def upsert_edge(self, edge: Edge, *, present: bool) -> bool:
         self._serialise(f"edge:{edge.from_id}:{edge.to_id}")
