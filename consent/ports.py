@@ -85,11 +85,11 @@ class ConsentStore(Protocol):
 
 
 class ConsentAuditor(Protocol):
-    """Appends an audit event in the given transaction; with tx None, in a group-committed
-    transaction of its own, returning once the event is durable."""
+    """Appends an audit event in the given transaction (checks append theirs through
+    GroupedWriter instead)."""
 
     def __call__(
-        self, tx: ConsentTx | None, actor: Actor, *, action: str, outcome: str, subject_id: str, reason: str = "",
+        self, tx: ConsentTx, actor: Actor, *, action: str, outcome: str, subject_id: str, reason: str = "",
         details: dict[str, str] | None = None,
     ) -> None: ...
 

@@ -148,15 +148,12 @@ def build_app(
     audit = AuditLog(sql, keyring, checkpoint_every=settings.audit_checkpoint_every)
 
     def consent_auditor(
-        tx: ConsentTx | None, actor: Actor, *, action: str, outcome: str, subject_id: str, reason: str = "",
+        tx: ConsentTx, actor: Actor, *, action: str, outcome: str, subject_id: str, reason: str = "",
         details: dict[str, str] | None = None,
     ) -> None:
         draft = actor.draft(action, Outcome(outcome), subject_id=subject_id, reason=reason, details=details)
-        if tx is None:
-            audit.record_committed(draft)
-        else:
-            # The SQL transaction behind ConsentTx is the same object the audit log appends through.
-            audit.record(tx, draft)  # type: ignore[arg-type]
+        # The SQL transaction behind ConsentTx is the same object the audit log appends through.
+        audit.record(tx, draft)  # type: ignore[arg-type]
 
     def consent_grouped(
         work: Callable[[ConsentTx, Sequence[A]], Sequence[tuple[R | Exception, AuditDraft | None]]], arg: A,
