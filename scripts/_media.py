@@ -25,13 +25,21 @@ def encode_mp4(frames: list[np.ndarray], audio: np.ndarray | None, fps: float = 
         for packet in video.encode(None):
             container.mux(packet)
         if sound is not None and audio is not None:
-            pcm = av.AudioFrame.from_ndarray((np.clip(audio, -1, 1) * 32767).astype(np.int16)[None], format="s16",
-                                             layout="mono")
-            pcm.sample_rate = 16_000
-            resampler = av.AudioResampler(format=sound.codec_context.format, layout="mono", rate=16_000)
-            for part in resampler.resample(pcm):
-                for packet in sound.encode(part):
-                    container.mux(packet)
-            for packet in sound.encode(None):
-                container.mux(packet)
+            mux_audio(container, sound, audio)
     return buffer.getvalue()
+
+
+def mux_audio(container: av.container.OutputContainer, stream: av.audio.stream.AudioStream,
+              samples: np.ndarray) -> None:
+    """Encode 16 kHz mono float samples (clipped to [-1, 1]) into ``stream``, resampled to its
+    format and rate, and mux every packet, the encoder's last ones included."""
+    pcm = av.AudioFrame.from_ndarray((np.clip(samples, -1, 1) * 32767).astype(np.int16)[None], format="s16",
+                                     layout="mono")
+    pcm.sample_rate = 16_000
+    resampler = av.AudioResampler(format=stream.codec_context.format, layout="mono",
+                                  rate=stream.codec_context.sample_rate)
+    for part in resampler.resample(pcm):
+        for packet in stream.encode(part):
+            container.mux(packet)
+    for packet in stream.encode(None):
+        container.mux(packet)

@@ -18,6 +18,7 @@ from identity_service.errors import DomainError
 from identity_service.inference import media
 from identity_service.inference.biometrics import Biometrics
 from identity_service.inference.voice import fbank
+from scripts._media import mux_audio
 from tests.conftest import ROOT, SHARED
 
 LIBRISPEECH = SHARED / "data" / "speech" / "librispeech"
@@ -37,15 +38,7 @@ def wav(samples: np.ndarray, rate: int = 16_000) -> bytes:
 def encode(samples: np.ndarray, codec: str, container: str, rate: int = 16_000) -> bytes:
     buffer = io.BytesIO()
     with av.open(buffer, "w", format=container) as out:
-        stream = out.add_stream(codec, rate=rate, layout="mono")
-        frame = av.AudioFrame.from_ndarray((samples * 32767).astype(np.int16)[None], format="s16", layout="mono")
-        frame.sample_rate = 16_000
-        resampler = av.AudioResampler(format=stream.codec_context.format, layout="mono", rate=rate)
-        for part in resampler.resample(frame):
-            for packet in stream.encode(part):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
+        mux_audio(out, out.add_stream(codec, rate=rate, layout="mono"), samples)
     return buffer.getvalue()
 
 
