@@ -25,11 +25,21 @@ def test_dev_set_attacks_fail_and_bona_fide_recordings_pass(tmp_path: Path, mode
     assert {"apcer", "bpcer", "apcer_by_type"} <= result.keys()
     assert result["bona_fide"] == 17 and result["attacks"] == 27 and result["refused"] == {}
     assert result["bpcer"] <= 0.10
-    for kind in ("photo_video", "pad_photo", "spliced", "wrong_digits"):
+    for kind in ("photo_video", "pad_photo", "spliced", "dubbed", "wrong_digits"):
         assert result["apcer_by_type"][kind] == 0.0, kind
     # Photo videos are asked to turn, as the service asks: a still photo cannot.
     assert result["failed_checks"]["photo_video:head_turns"] == 4
-    # Dubbing is the open gap: lips against speech energy, and speech without lips, still let
-    # one dubbed clip of 11 through when this was written. This bound only guards against it
-    # getting worse; the target is 0.
-    assert result["apcer_by_type"]["dubbed"] <= 0.10
+
+
+def test_lip_sync_against_many_dubs(model_dir: Path) -> None:
+    """Eleven dubbed clips are too few to say how often a dub lines up by chance:
+    scripts/eval_lip_sync.py dubs every talking face with every LibriSpeech reader. Measured when
+    this was written: at 8 s and more no dub passes and every bona fide clip does; 3 s clips are
+    weak evidence (12% of dubs pass). These bounds guard the numbers against getting worse."""
+    run = subprocess.run([sys.executable, "scripts/eval_lip_sync.py", "--model-dir", str(model_dir),
+                          "--lengths", "3,8"], cwd=ROOT, capture_output=True, text=True, timeout=600, check=True)
+    result = json.loads(run.stdout.strip().splitlines()[-1])["by_length"]
+    assert result["3"]["dubs"] > 1000 and result["3"]["bona_fide"] == 17
+    assert result["3"]["bpcer"] <= 0.10 and result["3"]["apcer"] <= 0.15
+    assert result["8"]["dubs"] >= 100 and result["8"]["bona_fide"] >= 4
+    assert result["8"]["bpcer"] == 0.0 and result["8"]["apcer"] == 0.0

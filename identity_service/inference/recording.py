@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,12 +17,11 @@ from identity_service.inference import media
 from identity_service.inference.antispoof import AntiSpoof
 from identity_service.inference.asr import SpeechRecognizer
 from identity_service.inference.biometrics import Biometrics
-from identity_service.inference.face import FaceDetector, align, quality
+from identity_service.inference.face import DetectedFace, FaceDetector, align, quality
 from identity_service.inference.landmarks import LandmarkModel, mouth_opening
 from identity_service.inference.vectors import unit
-from liveness.checks import AudioObservation, FrameObservation, Observations
-
-CHUNK = 512  # 32 ms at 16 kHz, as the VAD sees it
+from liveness.articulation import articulation_envelope
+from liveness.checks import AudioObservation, FrameObservation, MouthTrack, Observations
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +29,13 @@ class RecordingLimits:
     min_seconds: float = 3.0
     max_seconds: float = 30.0
     max_pixels: int = 1920 * 1080
-    sample_fps: float = 8.0
+    sample_fps: float = 8.0  # frames analysed in full: faces, pose, identity, presentation attack
+    # Frames whose mouth is measured (landmarks only, in the face box of the last analysed frame):
+    # lip sync needs at least 12 a second to follow syllables; 25 fps video gives 12.5.
+    mouth_fps: float = 16.0
     embed_every: int = 8  # embed the face of every 8th sampled frame (one a second)
     live_every: int = 8  # presentation-attack scores on every 8th
-    batch: int = 16
+    batch: int = 32  # decoded frames per batch (about half of them analysed)
 
 
 @dataclass(slots=True)
@@ -43,6 +46,16 @@ class Analysis:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class _VideoRun:
+    """What one recording's video analysis has gathered so far (per call: the analyser is shared)."""
+
+    observed: list[FrameObservation] = field(default_factory=list)
+    mouth: list[tuple[float, float]] = field(default_factory=list)  # (time, opening)
+    crops: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (quality, aligned crop)
+    last_face: DetectedFace | None = None
+
+
 class RecordingAnalyzer:
     def __init__(self, biometrics: Biometrics, landmarks: LandmarkModel, antispoof: AntiSpoof,
                  recognizer: SpeechRecognizer | None, limits: RecordingLimits | None = None) -> None:
@@ -51,6 +64,7 @@ class RecordingAnalyzer:
         self.antispoof = antispoof
         self.recognizer = recognizer
         self.limits = limits or RecordingLimits()
+        self._mouth_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="enroll-mouth")
         detector = biometrics.detector
         assert isinstance(detector, FaceDetector)
         # Enrollment selfies fill the frame: a 320 px detector finds them at a quarter of the cost.
@@ -59,8 +73,8 @@ class RecordingAnalyzer:
     def analyze(self, video: bytes, audio: bytes | None = None, *, transcribe: bool = True) -> Analysis:
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        info, frames = media.video_frames(video, every_seconds=1.0 / self.limits.sample_fps,
-                                          max_frames=int(self.limits.max_seconds * self.limits.sample_fps) + 1)
+        info, frames = media.video_frames(video, every_seconds=1.0 / self.limits.mouth_fps,
+                                          max_frames=int(self.limits.max_seconds * self.limits.mouth_fps) + 1)
         if info.width * info.height > self.limits.max_pixels:
             raise RecordingFrameTooLarge(info.width, info.height, self.limits.max_pixels)
         # A tenth of a second of slack: containers round durations to whole frames.
@@ -74,7 +88,7 @@ class RecordingAnalyzer:
         worker = threading.Thread(target=self._audio, args=(sound, transcribe, speech_result), name="enroll-audio")
         worker.start()
         try:
-            observed, crops, timings_video = self._video(frames)
+            observed, mouth, crops, timings_video = self._video(frames)
         finally:
             worker.join()
         timings.update(timings_video)
@@ -91,77 +105,102 @@ class RecordingAnalyzer:
         face_templates = self._templates(crops)
         timings["embed_templates"] = _ms(t)
         timings["total"] = _ms(started)
-        return Analysis(Observations(tuple(observed), speech_result["observation"]),  # type: ignore[arg-type]
-                        face_templates, speech_result.get("template"), timings)  # type: ignore[arg-type]
+        observations = Observations(tuple(observed), speech_result["observation"],  # type: ignore[arg-type]
+                                    MouthTrack(np.array([moment for moment, _ in mouth]),
+                                               np.array([opening for _, opening in mouth])))
+        return Analysis(observations, face_templates, speech_result.get("template"), timings)  # type: ignore[arg-type]
 
     # --- video --------------------------------------------------------------------------------
 
-    def _video(self, frames: object) -> tuple[list[FrameObservation], list[tuple[float, np.ndarray]],
-                                              dict[str, float]]:
+    def _video(self, frames: object) -> tuple[list[FrameObservation], list[tuple[float, float]],
+                                              list[tuple[float, np.ndarray]], dict[str, float]]:
         timings = {"decode_video": 0.0, "detect": 0.0, "landmarks": 0.0, "embed": 0.0, "pad": 0.0}
-        observed: list[FrameObservation] = []
-        crops: list[tuple[float, np.ndarray]] = []  # (quality, aligned crop) for templates
-        batch: list[tuple[float, np.ndarray]] = []
+        run = _VideoRun()
+        batch: list[tuple[float, np.ndarray, bool]] = []
+        next_analysis = 0.0
         t = time.perf_counter()
-        for item in frames:  # type: ignore[attr-defined]
-            batch.append(item)
+        for moment, image in frames:  # type: ignore[attr-defined]
+            analyse = moment + 1e-6 >= next_analysis
+            if analyse:
+                next_analysis = moment + 1.0 / self.limits.sample_fps
+            batch.append((moment, image, analyse))
             if len(batch) == self.limits.batch:
                 timings["decode_video"] += _ms(t)
-                self._batch(batch, observed, crops, timings)
+                self._batch(batch, run, timings)
                 batch = []
                 t = time.perf_counter()
         timings["decode_video"] += _ms(t)
         if batch:
-            self._batch(batch, observed, crops, timings)
-        return observed, crops, timings
+            self._batch(batch, run, timings)
+        return run.observed, run.mouth, run.crops, timings
 
-    def _batch(self, batch: list[tuple[float, np.ndarray]], observed: list[FrameObservation],
-               crops: list[tuple[float, np.ndarray]], timings: dict[str, float]) -> None:
-        images = [image for _, image in batch]
+    def _batch(self, batch: list[tuple[float, np.ndarray, bool]], run: _VideoRun, timings: dict[str, float]) -> None:
+        analysed = [i for i, (_, _, analyse) in enumerate(batch) if analyse]
+        images = [image for _, image, _ in batch]
         t = time.perf_counter()
-        detected = self.detector.detect_batch(images)
+        detected = dict(zip(analysed, self.detector.detect_batch([images[i] for i in analysed]), strict=True))
         timings["detect"] += _ms(t)
         gates = self.bio.gates
-        with_face = [i for i, faces in enumerate(detected) if faces]
-        largest = {i: max(detected[i], key=lambda f: f.width * f.height) for i in with_face}
+        # Every frame's face box: its own largest face when analysed, else the last analysed
+        # frame's (a face moves little in the 1/16 s between them).
+        boxes: dict[int, DetectedFace] = {}
+        for i in range(len(batch)):
+            if i in detected:
+                run.last_face = max(detected[i], key=lambda f: f.width * f.height) if detected[i] else None
+            if run.last_face is not None:
+                boxes[i] = run.last_face
+        # The in-between frames' landmarks run on a second core while this thread measures the
+        # analysed frames and embeds and scores their faces (speech recognition has finished
+        # with that core after the first second or so).
+        between = [i for i in sorted(boxes) if i not in detected]
+        pending = self._mouth_worker.submit(self.landmarks.landmarks_batch, [images[i] for i in between],
+                                            [boxes[i] for i in between]) if between else None
+        own = [i for i in sorted(boxes) if i in detected]
         t = time.perf_counter()
-        points = self.landmarks.landmarks_batch([images[i] for i in with_face], [largest[i] for i in with_face])
+        points = dict(zip(own, self.landmarks.landmarks_batch([images[i] for i in own], [boxes[i] for i in own]),
+                          strict=True))
         timings["landmarks"] += _ms(t)
-        mouths = {i: mouth_opening(p, largest[i]) for i, p in zip(with_face, points, strict=True)}
-        base = len(observed)
-        embed_rows = [i for i in with_face if (base + i) % self.limits.embed_every == 0]
-        live_rows = [i for i in with_face if (base + i) % self.limits.live_every == 0]
-        aligned = {i: align(images[i], largest[i].keypoints) for i in with_face}
+        with_face = [i for i in analysed if detected[i]]
+        base = len(run.observed)
+        order = {i: base + n for n, i in enumerate(analysed)}  # index among analysed frames
+        embed_rows = [i for i in with_face if order[i] % self.limits.embed_every == 0]
+        live_rows = [i for i in with_face if order[i] % self.limits.live_every == 0]
+        aligned = {i: align(images[i], boxes[i].keypoints) for i in with_face}
         t = time.perf_counter()
         embeddings = dict(zip(embed_rows, self.bio.face_embedder.embed_batch(
             np.stack([aligned[i] for i in embed_rows])) if embed_rows else [], strict=True))
         timings["embed"] += _ms(t)
         t = time.perf_counter()
         live = dict(zip(live_rows, self.antispoof.live_scores([images[i] for i in live_rows],
-                                                              [largest[i] for i in live_rows]), strict=True))
+                                                              [boxes[i] for i in live_rows]), strict=True))
         timings["pad"] += _ms(t)
-        for i, (moment, _) in enumerate(batch):
-            faces = detected[i]
+        if pending is not None:
+            t = time.perf_counter()
+            points.update(zip(between, pending.result(), strict=True))
+            timings["landmarks"] += _ms(t)
+        for i in sorted(points):
+            run.mouth.append((batch[i][0], mouth_opening(points[i], boxes[i])))
+        for i in analysed:
+            moment, faces = batch[i][0], detected[i]
             if not faces:
-                observed.append(FrameObservation(time=moment, faces=0))
+                run.observed.append(FrameObservation(time=moment, faces=0))
                 continue
-            face = largest[i]
+            face = boxes[i]
             q = quality(face, aligned[i])
             others = [f for f in faces if f is not face
                       and min(f.width, f.height) >= gates.other_face_fraction * min(face.width, face.height)]
             ok = (q.size_px >= gates.min_face_px and q.sharpness >= gates.min_sharpness
                   and gates.min_brightness <= q.brightness <= gates.max_brightness)
-            observed.append(FrameObservation(
+            run.observed.append(FrameObservation(
                 time=moment, faces=1 + len(others), size_px=q.size_px, quality_ok=ok, yaw=q.yaw_degrees,
-                pitch=q.pitch_degrees, mouth=mouths[i], live=float(live[i]) if i in live else None,
-                embedding=embeddings.get(i)))
+                pitch=q.pitch_degrees, live=float(live[i]) if i in live else None, embedding=embeddings.get(i)))
             if ok and not others:
                 # Templates come from the sharpest near-frontal frames.
                 frontal = max(0.0, 1.0 - (abs(q.yaw_degrees) + abs(q.pitch_degrees)) / 45.0)
                 score = frontal * min(q.sharpness, 500.0) * q.detector_score
-                crops.append((score, aligned[i]))
-                crops.sort(key=lambda c: -c[0])
-                del crops[5:]
+                run.crops.append((score, aligned[i]))
+                run.crops.sort(key=lambda c: -c[0])
+                del run.crops[5:]
 
     def _templates(self, crops: list[tuple[float, np.ndarray]]) -> list[np.ndarray]:
         if not crops:
@@ -179,9 +218,7 @@ class RecordingAnalyzer:
             t = time.perf_counter()
             speech = self.bio.vad.speech(samples)
             timings["vad"] = _ms(t)
-            chunks = len(samples) // CHUNK
-            energy = np.sqrt(np.mean(samples[: chunks * CHUNK].reshape(chunks, CHUNK) ** 2, axis=1)) if chunks \
-                else np.zeros(0)
+            articulation = articulation_envelope(samples, media.SAMPLE_RATE)
             t = time.perf_counter()
             parts: tuple[np.ndarray, ...] = ()
             template = None
@@ -203,7 +240,7 @@ class RecordingAnalyzer:
                 timings["asr"] = _ms(t)
             out["observation"] = AudioObservation(
                 seconds=sound.seconds, speech_seconds=speech.speech_seconds, vad=speech.probabilities,
-                energy=energy.astype(np.float32), voice_parts=parts, transcript=transcript)
+                articulation=articulation, voice_parts=parts, transcript=transcript)
             out["template"] = template
             out["timings"] = timings
         except Exception as exc:  # handed to the caller's thread
