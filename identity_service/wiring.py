@@ -124,7 +124,8 @@ def liveness_policy(settings: Settings) -> LivenessPolicy:
         except ValueError as exc:
             raise SystemExit(f"LIKENESS_LIVENESS_OPTIONAL_CHECKS: unknown check {name!r}; "
                              f"known: {[k.value for k in CheckKind]}") from exc
-    return LivenessPolicy(required=frozenset(CheckKind) - optional)
+    return LivenessPolicy(required=frozenset(CheckKind) - optional,
+                          min_lip_sync_seconds=settings.liveness_min_lip_sync_seconds)
 
 
 def build_app(

@@ -98,6 +98,9 @@ class LivenessPolicy:
     # leading picture (ITU-R BT.1359). A wider search only gives a dubbed voice more lags to line
     # up with by chance.
     max_lip_lag_seconds: float = 0.16
+    # Shortest span of mouth track lip sync accepts; 0: any. Chance correlations shrink with
+    # length: dubs pass 12% of the time over 3 s, none of 120 over 8 s (scripts/eval_lip_sync.py).
+    min_lip_sync_seconds: float = 0.0
     min_mouth_movement: float = 0.03  # p90 - p10 of the mouth opening over the recording
     min_live: float = 0.6  # median P(live) over sampled faces
     extra: dict[str, float] = field(default_factory=dict)
@@ -212,6 +215,9 @@ def lip_sync(obs: Observations, policy: LivenessPolicy) -> CheckResult:
         if sampled.std() < 1e-9:
             continue
         best = max(best, float(np.corrcoef(mouth, sampled)[0, 1]))
+    if times[-1] - times[0] < policy.min_lip_sync_seconds:
+        return _result(CheckKind.LIP_SYNC, max(best, 0.0), policy.min_lip_sync, policy, "TOO_SHORT_FOR_LIP_SYNC",
+                       passed=False)
     return _result(CheckKind.LIP_SYNC, max(best, 0.0), policy.min_lip_sync, policy, "LIPS_OUT_OF_SYNC")
 
 

@@ -113,6 +113,11 @@ def test_lip_sync_scores_synchronous_lips_high_and_dubbed_or_still_ones_low() ->
     photo = MouthTrack(mouth.times, 0.05 + rng.normal(0, 0.001, len(mouth.times)))
     assert lip_sync(Observations((), voice_following(mouth), photo), POLICY).reason == "LIPS_STILL"
     assert lip_sync(Observations((), voice_following(mouth), None), POLICY).reason == "TOO_LITTLE_SIGNAL"
+    # A deployment may ask for more evidence than an 8 s recording holds.
+    demanding = LivenessPolicy(min_lip_sync_seconds=10.0)
+    short = lip_sync(Observations((), voice_following(mouth), mouth), demanding)
+    assert not short.passed and short.reason == "TOO_SHORT_FOR_LIP_SYNC" and short.score > 0.8, short
+    assert lip_sync(Observations((), voice_following(mouth), mouth), LivenessPolicy(min_lip_sync_seconds=7.5)).passed
 
 
 def test_articulation_follows_the_speech_band_not_the_voicing_band() -> None:
@@ -226,3 +231,17 @@ def test_lip_sync_on_a_real_recording_and_the_same_face_dubbed(recording_analyze
     assert len(dubbed) >= 5
     assert not any(r.passed for r in dubbed), dubbed
     assert max(r.score for r in dubbed) < genuine.score - 0.1
+
+
+def test_the_liveness_policy_comes_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from identity_service.settings import Settings
+    from identity_service.wiring import liveness_policy
+
+    monkeypatch.setenv("LIKENESS_LIVENESS_MIN_LIP_SYNC_SECONDS", "8")
+    monkeypatch.setenv("LIKENESS_LIVENESS_OPTIONAL_CHECKS", '["head_turns"]')
+    policy = liveness_policy(Settings())
+    assert policy.min_lip_sync_seconds == 8.0
+    assert CheckKind.HEAD_TURNS not in policy.required and CheckKind.LIP_SYNC in policy.required
+    monkeypatch.setenv("LIKENESS_LIVENESS_OPTIONAL_CHECKS", '["blinking"]')
+    with pytest.raises(SystemExit, match="unknown check 'blinking'"):
+        liveness_policy(Settings())
