@@ -35,7 +35,7 @@ class RecordingLimits:
     mouth_fps: float = 16.0
     embed_every: int = 8  # embed the face of every 8th sampled frame (one a second)
     live_every: int = 8  # presentation-attack scores on every 8th
-    batch: int = 32  # decoded frames per batch (about half of them analysed)
+    batch: int = 16  # decoded frames per batch (about half of them analysed)
 
 
 @dataclass(slots=True)
