@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -12,7 +13,13 @@ import structlog
 from identity_service.audit.log import AuditLog
 from identity_service.audit.model import Actor, Outcome, erased_subject_marker
 from identity_service.clock import Clock, utc_now
-from identity_service.errors import EnrollmentAlreadyActive, EnrollmentNotFound, SubjectNotFound
+from identity_service.errors import (
+    DomainError,
+    EnrollmentAlreadyActive,
+    EnrollmentAttemptsExhausted,
+    EnrollmentNotFound,
+    SubjectNotFound,
+)
 from identity_service.storage.base import Store, Tx
 from identity_service.storage.records import (
     EnrollmentRecord,
@@ -44,12 +51,15 @@ class EnrollmentView:
 class EnrollmentService:
     """Starts enrollment sessions and answers questions about enrollments."""
 
-    def __init__(self, store: Store, audit: AuditLog, *, session_ttl: timedelta, clock: Clock = utc_now) -> None:
+    def __init__(self, store: Store, audit: AuditLog, *, session_ttl: timedelta, max_attempts: int = 0,
+                 attempt_window: timedelta = timedelta(days=1), clock: Clock = utc_now) -> None:
         # Told of each erasure after it commits (the search index drops the subject at once).
         self.erased_listeners: list[Callable[[str], None]] = []
         self._store = store
         self._audit = audit
         self._ttl = session_ttl
+        self._max_attempts = max_attempts  # sessions a subject may start per window; 0: no limit
+        self._attempt_window = attempt_window
         self._clock = clock
 
     def start(self, subject_id: str, *, reenroll: bool, actor: Actor) -> StartedSession:
@@ -80,11 +90,22 @@ class EnrollmentService:
             expire_time=session.expire_time,
         )
 
-    def _start_in(self, tx: Tx, session: EnrollmentSessionRecord, actor: Actor) -> EnrollmentAlreadyActive | None:
+    def _start_in(self, tx: Tx, session: EnrollmentSessionRecord, actor: Actor) -> DomainError | None:
         subject_id, now = session.subject_id, session.create_time
         current = tx.get_enrollment(subject_id)
+        refusal: DomainError | None = None
         if current is not None and current.status == EnrollmentStatus.ACTIVE and not session.reenroll:
             refusal = EnrollmentAlreadyActive(subject_id)
+        elif self._max_attempts:
+            # Every started session counts, whatever became of it: an attacker whose forged
+            # recording passes one time in ten must not get the tenth try today.
+            starts = tx.session_starts_since(subject_id, now - self._attempt_window)
+            if len(starts) >= self._max_attempts:
+                retry_after = starts[len(starts) - self._max_attempts] + self._attempt_window - now
+                refusal = EnrollmentAttemptsExhausted(
+                    subject_id, self._max_attempts, int(self._attempt_window.total_seconds()),
+                    max(1, math.ceil(retry_after.total_seconds())))
+        if refusal is not None:
             self._audit.record(tx, actor.draft(
                 "identity.enrollment.start", Outcome.FAILURE, subject_id=subject_id, reason=refusal.reason))
             return refusal

@@ -180,6 +180,19 @@ class RecordingFrameTooLarge(DomainError):
                          "1080p or less", width=width, height=height, max_pixels=max_pixels)
 
 
+class EnrollmentAttemptsExhausted(DomainError):
+    kind = ErrorKind.RESOURCE_EXHAUSTED
+    reason = "ERROR_REASON_ENROLLMENT_ATTEMPTS_EXHAUSTED"
+
+    def __init__(self, subject_id: str, max_attempts: int, window_seconds: int, retry_after_seconds: int) -> None:
+        super().__init__(
+            f"subject {subject_id!r} started {max_attempts} enrollments within {window_seconds} s, the most allowed; "
+            f"retry after {retry_after_seconds} s",
+            subject_id=subject_id, max_attempts=max_attempts, window_seconds=window_seconds,
+            retry_after_seconds=retry_after_seconds,
+        )
+
+
 class RecordingReplayed(DomainError):
     kind = ErrorKind.ALREADY_EXISTS
     reason = "ERROR_REASON_RECORDING_REPLAYED"

@@ -93,6 +93,14 @@ class Settings(BaseSettings):
     enrollment_session_ttl_seconds: int = Field(
         default=120, ge=10, le=3600, description="How long an enrollment session stays usable."
     )
+    enrollment_max_attempts: int = Field(
+        default=10, ge=0, description="Enrollment sessions one subject may start within enrollment_attempt_window_"
+        "seconds (0: no limit). Liveness checks are statistical: a forged recording that fails most of the time "
+        "must not be retried without end.",
+    )
+    enrollment_attempt_window_seconds: int = Field(
+        default=86_400, ge=60, description="The sliding window enrollment_max_attempts counts over."
+    )
     default_page_size: int = Field(default=100, ge=1, description="page_size used when a List sends 0.")
     max_page_size: int = Field(default=1000, ge=1, description="Largest page_size a List accepts.")
     signing_key_file: Path | None = Field(

@@ -182,7 +182,9 @@ def build_app(
 
         enroller = RecordingEnrollment(sql, audit, analyzer, likeness, liveness_policy(settings))
     enrollments = EnrollmentService(
-        sql, audit, session_ttl=timedelta(seconds=settings.enrollment_session_ttl_seconds)
+        sql, audit, session_ttl=timedelta(seconds=settings.enrollment_session_ttl_seconds),
+        max_attempts=settings.enrollment_max_attempts,
+        attempt_window=timedelta(seconds=settings.enrollment_attempt_window_seconds),
     )
     if likeness is not None:
         enrollments.erased_listeners.append(likeness.forget)

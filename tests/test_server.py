@@ -22,7 +22,7 @@ from likeness.audit.v1 import audit_service_pb2 as audit_pb
 from likeness.audit.v1 import audit_service_pb2_grpc as audit_grpc
 from likeness.identity.v1 import identity_service_pb2 as pb
 from likeness.identity.v1 import identity_service_pb2_grpc as pb_grpc
-from tests.conftest import RunningServer, error_info, start_server, test_settings
+from tests.conftest import RunningServer, error_info, serving, start_server, test_settings
 
 
 def identity(srv: RunningServer) -> pb_grpc.IdentityServiceStub:
@@ -80,6 +80,59 @@ def test_active_subject_reenrolls_only_with_the_flag(running: RunningServer) -> 
     )
     got = stub.GetEnrollment(pb.GetEnrollmentRequest(subject_id="bob"), metadata=running.metadata(), timeout=5)
     assert got.enrollment.state == pb.ENROLLMENT_STATE_ACTIVE  # stays active until a new one passes
+
+
+def test_a_subject_starts_only_so_many_enrollments_a_day(tmp_path: Path) -> None:
+    """Every started session counts, used or superseded: liveness is statistical, and a forged
+    recording must not be retried without end. Other subjects are not held back; the refusal
+    says when to retry and is audited."""
+    from identity_service.audit.model import Outcome
+    from identity_service.storage.base import AuditFilter
+
+    app = build_app(test_settings(tmp_path, enrollment_max_attempts=3, enrollment_attempt_window_seconds=3600))
+    with serving(app) as srv:
+        stub = identity(srv)
+        for _ in range(3):
+            stub.StartEnrollment(pb.StartEnrollmentRequest(subject_id="mallory"), metadata=srv.metadata(), timeout=5)
+        with pytest.raises(grpc.RpcError) as err:
+            stub.StartEnrollment(pb.StartEnrollmentRequest(subject_id="mallory"), metadata=srv.metadata(), timeout=5)
+        code, reason, metadata = error_info(err.value)
+        assert (code, reason) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "ERROR_REASON_ENROLLMENT_ATTEMPTS_EXHAUSTED")
+        assert metadata["max_attempts"] == "3" and metadata["window_seconds"] == "3600"
+        assert 3500 < int(metadata["retry_after_seconds"]) <= 3600
+        stub.StartEnrollment(pb.StartEnrollmentRequest(subject_id="trent"), metadata=srv.metadata(), timeout=5)
+        with app.store.read() as tx:
+            refusals = tx.list_audit(AuditFilter(subject_id="mallory", outcome=Outcome.FAILURE),
+                                     after_sequence=None, limit=10)
+        assert [(e.action, e.reason) for e in refusals] == [
+            ("identity.enrollment.start", "ERROR_REASON_ENROLLMENT_ATTEMPTS_EXHAUSTED")]
+
+
+def test_enrollment_attempts_are_counted_over_a_sliding_window(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from identity_service.audit.model import Actor, ActorType
+    from identity_service.clock import utc_now
+    from identity_service.enrollment import EnrollmentService
+    from identity_service.errors import EnrollmentAttemptsExhausted
+
+    app = build_app(test_settings(tmp_path))
+    now = [utc_now()]
+    service = EnrollmentService(app.store, app.audit, session_ttl=timedelta(minutes=2), max_attempts=2,
+                                attempt_window=timedelta(hours=1), clock=lambda: now[0])
+    actor = Actor(ActorType.SERVICE, "app", "req")
+    try:
+        service.start("mallory", reenroll=False, actor=actor)
+        now[0] += timedelta(minutes=40)
+        service.start("mallory", reenroll=False, actor=actor)
+        now[0] += timedelta(minutes=10)
+        with pytest.raises(EnrollmentAttemptsExhausted) as refused:
+            service.start("mallory", reenroll=False, actor=actor)
+        assert refused.value.metadata["retry_after_seconds"] == str(10 * 60)  # when the first leaves the window
+        now[0] += timedelta(minutes=10)
+        service.start("mallory", reenroll=False, actor=actor)
+    finally:
+        app.close()
 
 
 def test_list_enrollments_paginates_and_rejects_foreign_tokens(running: RunningServer) -> None:

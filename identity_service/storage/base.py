@@ -51,6 +51,10 @@ class IdentityTx(Protocol):
         """Atomically move an OPEN session to USED; False if it was not open."""
         ...
 
+    def session_starts_since(self, subject_id: str, since: datetime) -> list[datetime]:
+        """When the subject's sessions that started after ``since`` started, oldest first."""
+        ...
+
     def claim_media_hash(self, media_sha256: str) -> bool:
         """Record an uploaded recording's hash; False when it was recorded before."""
         ...

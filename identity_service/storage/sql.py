@@ -141,6 +141,15 @@ class SqlTx:
         )
         return int(result.rowcount) == 1
 
+    def session_starts_since(self, subject_id: str, since: datetime) -> list[datetime]:
+        rows = self.session.exec(
+            select(EnrollmentSessionRow.create_us)
+            .where(col(EnrollmentSessionRow.subject_id) == subject_id)
+            .where(col(EnrollmentSessionRow.create_us) > to_us(since))
+            .order_by(col(EnrollmentSessionRow.create_us))
+        ).all()
+        return [from_us(us) for us in rows]
+
     def delete_subject(self, subject_id: str) -> int:
         removed = 0
         for table, column in (

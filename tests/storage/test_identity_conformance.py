@@ -158,3 +158,22 @@ def test_duplicate_session_id_rolls_back_the_whole_transaction(store: SqlStore) 
         tx.add_session(session("dup", subject="carol"))
     with store.read() as tx:
         assert tx.get_enrollment("carol") is None
+
+
+def test_session_starts_are_counted_per_subject_within_a_window(store: SqlStore) -> None:
+    from dataclasses import replace
+
+    with store.write() as tx:
+        for i, minutes in enumerate((0, 30, 90)):
+            tx.add_session(replace(session(f"a{i}"), create_time=T0 + timedelta(minutes=minutes)))
+        tx.add_session(replace(session("b0", subject="bob"), create_time=T0 + timedelta(minutes=60)))
+        tx.mark_session_used("a1", T0)
+        tx.supersede_open_sessions("alice")
+    with store.read() as tx:
+        # Used and superseded sessions count too: each was an attempt.
+        before = T0 - timedelta(microseconds=1)
+        assert tx.session_starts_since("alice", before) == [T0, T0 + timedelta(minutes=30), T0 + timedelta(minutes=90)]
+        # Strictly after: a session exactly a window old has left the window.
+        assert tx.session_starts_since("alice", T0) == [T0 + timedelta(minutes=30), T0 + timedelta(minutes=90)]
+        assert tx.session_starts_since("alice", T0 + timedelta(hours=2)) == []
+        assert tx.session_starts_since("carol", before) == []
