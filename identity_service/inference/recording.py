@@ -88,13 +88,14 @@ class RecordingAnalyzer:
         worker = threading.Thread(target=self._audio, args=(sound, transcribe, speech_result), name="enroll-audio")
         worker.start()
         try:
-            observed, mouth, crops, timings_video = self._video(frames)
+            run, timings_video = self._video(frames)
         finally:
             worker.join()
         timings.update(timings_video)
         if "error" in speech_result:
             raise speech_result["error"]  # type: ignore[misc]
         timings.update(speech_result["timings"])  # type: ignore[call-overload]
+        observed = run.observed
         seconds = observed[-1].time if observed else 0.0
         if not info.seconds and not self.limits.min_seconds <= seconds + 1 / self.limits.sample_fps:
             raise RecordingDurationOutOfRange(seconds, self.limits.min_seconds, self.limits.max_seconds)
@@ -102,18 +103,17 @@ class RecordingAnalyzer:
             raise RecordingDurationOutOfRange(len(observed) / self.limits.sample_fps, self.limits.min_seconds,
                                               self.limits.max_seconds)
         t = time.perf_counter()
-        face_templates = self._templates(crops)
+        face_templates = self._templates(run.crops)
         timings["embed_templates"] = _ms(t)
         timings["total"] = _ms(started)
         observations = Observations(tuple(observed), speech_result["observation"],  # type: ignore[arg-type]
-                                    MouthTrack(np.array([moment for moment, _ in mouth]),
-                                               np.array([opening for _, opening in mouth])))
+                                    MouthTrack(np.array([moment for moment, _ in run.mouth]),
+                                               np.array([opening for _, opening in run.mouth])))
         return Analysis(observations, face_templates, speech_result.get("template"), timings)  # type: ignore[arg-type]
 
     # --- video --------------------------------------------------------------------------------
 
-    def _video(self, frames: object) -> tuple[list[FrameObservation], list[tuple[float, float]],
-                                              list[tuple[float, np.ndarray]], dict[str, float]]:
+    def _video(self, frames: object) -> tuple[_VideoRun, dict[str, float]]:
         timings = {"decode_video": 0.0, "detect": 0.0, "landmarks": 0.0, "embed": 0.0, "pad": 0.0}
         run = _VideoRun()
         batch: list[tuple[float, np.ndarray, bool]] = []
@@ -132,7 +132,7 @@ class RecordingAnalyzer:
         timings["decode_video"] += _ms(t)
         if batch:
             self._batch(batch, run, timings)
-        return run.observed, run.mouth, run.crops, timings
+        return run, timings
 
     def _batch(self, batch: list[tuple[float, np.ndarray, bool]], run: _VideoRun, timings: dict[str, float]) -> None:
         analysed = [i for i, (_, _, analyse) in enumerate(batch) if analyse]
@@ -142,7 +142,7 @@ class RecordingAnalyzer:
         timings["detect"] += _ms(t)
         gates = self.bio.gates
         # Every frame's face box: its own largest face when analysed, else the last analysed
-        # frame's (a face moves little in the 1/16 s between them).
+        # frame's (a face moves little in the twelfth of a second or so between them).
         boxes: dict[int, DetectedFace] = {}
         for i in range(len(batch)):
             if i in detected:
