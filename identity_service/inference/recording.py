@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,6 +54,9 @@ class _VideoRun:
     mouth: list[tuple[float, float]] = field(default_factory=list)  # (time, opening)
     crops: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (quality, aligned crop)
     last_face: DetectedFace | None = None
+    # The batch of landmarks running on the mouth worker: (time, opening) pairs and its time.
+    pending: Future[tuple[list[tuple[float, float]], float]] | None = None
+    landmarks_ms: float = 0.0
 
 
 class RecordingAnalyzer:
@@ -132,6 +135,10 @@ class RecordingAnalyzer:
         timings["decode_video"] += _ms(t)
         if batch:
             self._batch(batch, run, timings)
+        t = time.perf_counter()
+        self._collect_mouth(run)
+        timings["mouth_wait"] = _ms(t)
+        timings["landmarks"] = round(run.landmarks_ms, 2)
         return run, timings
 
     def _batch(self, batch: list[tuple[float, np.ndarray, bool]], run: _VideoRun, timings: dict[str, float]) -> None:
@@ -149,17 +156,13 @@ class RecordingAnalyzer:
                 run.last_face = max(detected[i], key=lambda f: f.width * f.height) if detected[i] else None
             if run.last_face is not None:
                 boxes[i] = run.last_face
-        # The in-between frames' landmarks run on a second core while this thread measures the
-        # analysed frames and embeds and scores their faces (speech recognition has finished
-        # with that core after the first second or so).
-        between = [i for i in sorted(boxes) if i not in detected]
-        pending = self._mouth_worker.submit(self.landmarks.landmarks_batch, [images[i] for i in between],
-                                            [boxes[i] for i in between]) if between else None
-        own = [i for i in sorted(boxes) if i in detected]
-        t = time.perf_counter()
-        points = dict(zip(own, self.landmarks.landmarks_batch([images[i] for i in own], [boxes[i] for i in own]),
-                          strict=True))
-        timings["landmarks"] += _ms(t)
+        # The mouth is measured on a second core while this thread scores the faces and decodes
+        # and detects the next batch (speech recognition frees that core after a second or so).
+        # One batch's landmarks in flight at most, so decoded frames do not pile up in memory.
+        self._collect_mouth(run)
+        boxed = sorted(boxes)
+        run.pending = self._mouth_worker.submit(self._mouth_openings, [batch[i][0] for i in boxed],
+                                                [images[i] for i in boxed], [boxes[i] for i in boxed])
         with_face = [i for i in analysed if detected[i]]
         base = len(run.observed)
         order = {i: base + n for n, i in enumerate(analysed)}  # index among analysed frames
@@ -174,12 +177,6 @@ class RecordingAnalyzer:
         live = dict(zip(live_rows, self.antispoof.live_scores([images[i] for i in live_rows],
                                                               [boxes[i] for i in live_rows]), strict=True))
         timings["pad"] += _ms(t)
-        if pending is not None:
-            t = time.perf_counter()
-            points.update(zip(between, pending.result(), strict=True))
-            timings["landmarks"] += _ms(t)
-        for i in sorted(points):
-            run.mouth.append((batch[i][0], mouth_opening(points[i], boxes[i])))
         for i in analysed:
             moment, faces = batch[i][0], detected[i]
             if not faces:
@@ -201,6 +198,21 @@ class RecordingAnalyzer:
                 run.crops.append((score, aligned[i]))
                 run.crops.sort(key=lambda c: -c[0])
                 del run.crops[5:]
+
+    def _mouth_openings(self, times: list[float], images: list[np.ndarray],
+                        faces: list[DetectedFace]) -> tuple[list[tuple[float, float]], float]:
+        t = time.perf_counter()
+        points = self.landmarks.landmarks_batch(images, faces)
+        openings = [(moment, mouth_opening(p, face)) for moment, p, face in zip(times, points, faces, strict=True)]
+        return openings, _ms(t)
+
+    def _collect_mouth(self, run: _VideoRun) -> None:
+        """Wait for the batch of landmarks in flight, if any, and add its mouth openings."""
+        if run.pending is not None:
+            openings, spent_ms = run.pending.result()
+            run.pending = None
+            run.mouth.extend(openings)
+            run.landmarks_ms += spent_ms
 
     def _templates(self, crops: list[tuple[float, np.ndarray]]) -> list[np.ndarray]:
         if not crops:
