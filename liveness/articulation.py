@@ -1,9 +1,10 @@
 """The speech signal that lip movement follows: energy in the 0.8-3 kHz band over time.
 
-Lip aperture tracks the second-formant region of speech most closely (Chandrasekaran et al.,
-PLoS Comput Biol 2009: mouth area against band envelopes, strongest around 1-3 kHz); the
-whole-band energy is dominated by voicing under 500 Hz, which the lips shape much less.
-Pure numpy: no models, no I/O."""
+Mouth opening correlates most strongly with the vocal-tract resonances, the formant region, rather
+than with the whole-band envelope (Chandrasekaran et al., "The natural statistics of audiovisual
+speech", PLoS Comput Biol 2009); the whole band is dominated by voicing under 500 Hz, which the
+lips shape much less. The band was chosen on the liveness dev set, where it separated dubbed
+from bona fide clips and the whole band did not. Pure numpy: no models, no I/O."""
 
 from __future__ import annotations
 
