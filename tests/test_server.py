@@ -75,11 +75,27 @@ def test_active_subject_reenrolls_only_with_the_flag(running: RunningServer) -> 
         stub.StartEnrollment(pb.StartEnrollmentRequest(subject_id="bob"), metadata=running.metadata(), timeout=5)
     assert error_info(err.value)[:2] == (
         grpc.StatusCode.FAILED_PRECONDITION, "ERROR_REASON_ENROLLMENT_ALREADY_ACTIVE")
+    assert retry_delay(err.value) is None  # nothing to wait for
     stub.StartEnrollment(
         pb.StartEnrollmentRequest(subject_id="bob", reenroll=True), metadata=running.metadata(), timeout=5
     )
     got = stub.GetEnrollment(pb.GetEnrollmentRequest(subject_id="bob"), metadata=running.metadata(), timeout=5)
     assert got.enrollment.state == pb.ENROLLMENT_STATE_ACTIVE  # stays active until a new one passes
+
+
+def retry_delay(error: grpc.RpcError) -> int | None:
+    """Seconds of the google.rpc.RetryInfo detail of a failed call, if it has one."""
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    assert status is not None
+    for detail in status.details:
+        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            info = error_details_pb2.RetryInfo()
+            detail.Unpack(info)
+            return int(info.retry_delay.seconds)
+    return None
 
 
 def test_a_subject_starts_only_so_many_enrollments_a_day(tmp_path: Path) -> None:
@@ -100,6 +116,7 @@ def test_a_subject_starts_only_so_many_enrollments_a_day(tmp_path: Path) -> None
         assert (code, reason) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "ERROR_REASON_ENROLLMENT_ATTEMPTS_EXHAUSTED")
         assert metadata["max_attempts"] == "3" and metadata["window_seconds"] == "3600"
         assert 3500 < int(metadata["retry_after_seconds"]) <= 3600
+        assert retry_delay(err.value) == int(metadata["retry_after_seconds"])
         stub.StartEnrollment(pb.StartEnrollmentRequest(subject_id="trent"), metadata=srv.metadata(), timeout=5)
         with app.store.read() as tx:
             refusals = tx.list_audit(AuditFilter(subject_id="mallory", outcome=Outcome.FAILURE),

@@ -30,11 +30,18 @@ CODES: dict[ErrorKind, grpc.StatusCode] = {
 def build_status(
     code: grpc.StatusCode, message: str, reason: str, metadata: dict[str, str]
 ) -> grpc.Status:
-    """A grpc.Status carrying a google.rpc.Status with one ErrorInfo detail."""
+    """A grpc.Status carrying a google.rpc.Status with an ErrorInfo detail, and a RetryInfo
+    detail when the error says how long to wait (``retry_after_seconds``), as gRPC clients'
+    retry helpers read it."""
     info = error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata)
-    detail = any_pb2.Any()
-    detail.Pack(info)
-    status = status_pb2.Status(code=code.value[0], message=message, details=[detail])
+    details = [any_pb2.Any()]
+    details[0].Pack(info)
+    if metadata.get("retry_after_seconds", "").isdigit():
+        retry = error_details_pb2.RetryInfo()
+        retry.retry_delay.FromSeconds(int(metadata["retry_after_seconds"]))
+        details.append(any_pb2.Any())
+        details[1].Pack(retry)
+    status = status_pb2.Status(code=code.value[0], message=message, details=details)
     return rpc_status.to_status(status)
 
 
