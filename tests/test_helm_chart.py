@@ -101,3 +101,12 @@ def test_dockerfile_builds_non_root_with_models_and_a_gpu_variant() -> None:
     assert "USER 10001:10001" in dockerfile and "models pull" in dockerfile and "models verify" in dockerfile
     assert 'ARG VARIANT=cpu' in dockerfile and "onnxruntime-gpu" in dockerfile
     assert Path(ROOT / ".dockerignore").read_text().count(".venv") == 1
+
+
+def test_every_configured_key_is_a_setting() -> None:
+    """A misspelt key in values.yaml would be ignored silently by the service."""
+    from identity_service.settings import Settings
+
+    values = yaml.safe_load((ROOT / "helm" / "likeness-consent" / "values.yaml").read_text())
+    known = {f"LIKENESS_{name.upper()}" for name in Settings.model_fields}
+    assert set(values["config"]) <= known, set(values["config"]) - known
