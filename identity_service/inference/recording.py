@@ -1,13 +1,13 @@
 """Analysing one enrollment recording into liveness observations, templates and timings.
 
 Frames are sampled at a fixed rate and processed in small batches, never all held in memory;
-speech recognition runs in a thread beside the video analysis (both release the GIL)."""
+speech recognition and the mouth's landmarks run on two threads beside the video analysis
+(the models release the GIL)."""
 
 from __future__ import annotations
 
-import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,6 +52,7 @@ class Analysis:
 class _VideoRun:
     """What one recording's video analysis has gathered so far (per call: the analyser is shared)."""
 
+    mouth_worker: Executor  # where the mouth's landmarks run, beside this thread
     observed: list[FrameObservation] = field(default_factory=list)
     mouth: list[tuple[float, float]] = field(default_factory=list)  # (time, opening)
     crops: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (quality, aligned crop)
@@ -69,7 +70,6 @@ class RecordingAnalyzer:
         self.antispoof = antispoof
         self.recognizer = recognizer
         self.limits = limits or RecordingLimits()
-        self._mouth_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="enroll-mouth")
         detector = biometrics.detector
         assert isinstance(detector, FaceDetector)
         # Enrollment selfies fill the frame: a 320 px detector finds them at a quarter of the cost.
@@ -89,17 +89,14 @@ class RecordingAnalyzer:
         t = time.perf_counter()
         sound = media.decode_audio(audio if audio is not None else video)
         timings["decode_audio"] = _ms(t)
-        speech_result: dict[str, object] = {}
-        worker = threading.Thread(target=self._audio, args=(sound, transcribe, speech_result), name="enroll-audio")
-        worker.start()
-        try:
-            run, timings_video = self._video(frames)
-        finally:
-            worker.join()
+        # Speech and the mouth's landmarks run on two threads of this call's own: not shared
+        # between enrollments, so concurrent ones do not queue behind each other.
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="enroll") as workers:
+            speech = workers.submit(self._audio, sound, transcribe)
+            run, timings_video = self._video(frames, workers)
+        heard, voice_template, timings_audio = speech.result()
         timings.update(timings_video)
-        if "error" in speech_result:
-            raise speech_result["error"]  # type: ignore[misc]
-        timings.update(speech_result["timings"])  # type: ignore[call-overload]
+        timings.update(timings_audio)
         observed = run.observed
         seconds = observed[-1].time if observed else 0.0
         if not info.seconds and not self.limits.min_seconds <= seconds + 1 / self.limits.sample_fps:
@@ -111,16 +108,15 @@ class RecordingAnalyzer:
         face_templates = self._templates(run.crops)
         timings["embed_templates"] = _ms(t)
         timings["total"] = _ms(started)
-        observations = Observations(tuple(observed), speech_result["observation"],  # type: ignore[arg-type]
-                                    MouthTrack(np.array([moment for moment, _ in run.mouth]),
-                                               np.array([opening for _, opening in run.mouth])))
-        return Analysis(observations, face_templates, speech_result.get("template"), timings)  # type: ignore[arg-type]
+        observations = Observations(tuple(observed), heard, MouthTrack(np.array([moment for moment, _ in run.mouth]),
+                                                                       np.array([opening for _, opening in run.mouth])))
+        return Analysis(observations, face_templates, voice_template, timings)
 
     # --- video --------------------------------------------------------------------------------
 
-    def _video(self, frames: object) -> tuple[_VideoRun, dict[str, float]]:
+    def _video(self, frames: object, mouth_worker: Executor) -> tuple[_VideoRun, dict[str, float]]:
         timings = {"decode_video": 0.0, "detect": 0.0, "landmarks": 0.0, "embed": 0.0, "pad": 0.0}
-        run = _VideoRun()
+        run = _VideoRun(mouth_worker)
         batch: list[tuple[float, np.ndarray, bool]] = []
         next_analysis = 0.0
         t = time.perf_counter()
@@ -163,7 +159,7 @@ class RecordingAnalyzer:
         # One batch's landmarks in flight at most, so decoded frames do not pile up in memory.
         self._collect_mouth(run)
         boxed = sorted(boxes)
-        run.pending = self._mouth_worker.submit(self._mouth_openings, [batch[i][0] for i in boxed],
+        run.pending = run.mouth_worker.submit(self._mouth_openings, [batch[i][0] for i in boxed],
                                                 [images[i] for i in boxed], [boxes[i] for i in boxed])
         with_face = [i for i in analysed if detected[i]]
         base = len(run.observed)
@@ -223,42 +219,39 @@ class RecordingAnalyzer:
 
     # --- audio --------------------------------------------------------------------------------
 
-    def _audio(self, sound: media.Audio, transcribe: bool, out: dict[str, object]) -> None:
+    def _audio(self, sound: media.Audio, transcribe: bool
+               ) -> tuple[AudioObservation, np.ndarray | None, dict[str, float]]:
+        """What was heard, the voice template (None with too little speech) and the timings."""
         timings: dict[str, float] = {}
-        try:
-            gates = self.bio.gates
-            self.bio.gate_audio(sound)
-            samples = sound.samples
+        gates = self.bio.gates
+        self.bio.gate_audio(sound)
+        samples = sound.samples
+        t = time.perf_counter()
+        speech = self.bio.vad.speech(samples)
+        timings["vad"] = _ms(t)
+        articulation = articulation_envelope(samples, media.SAMPLE_RATE)
+        t = time.perf_counter()
+        parts: tuple[np.ndarray, ...] = ()
+        template = None
+        if speech.speech_seconds >= gates.min_speech_seconds:
+            pieces = 3 if speech.speech_seconds >= 6.0 else 2
+            step = len(speech.samples) // pieces
+            segments = [speech.samples[i * step:(i + 1) * step] for i in range(pieces)]
+            if step >= 0.6 * media.SAMPLE_RATE:
+                parts = tuple(self.bio.voice_embedder.embed_batch(segments))
+                # The template is the mean of the parts: one pass over the speech, not two.
+                template = unit(np.mean(parts, axis=0))
+            else:
+                template = self.bio.voice_embedder.embed_batch([speech.samples])[0]
+        timings["speaker"] = _ms(t)
+        transcript = None
+        if transcribe and self.recognizer is not None and speech.speech_seconds > 0.3:
             t = time.perf_counter()
-            speech = self.bio.vad.speech(samples)
-            timings["vad"] = _ms(t)
-            articulation = articulation_envelope(samples, media.SAMPLE_RATE)
-            t = time.perf_counter()
-            parts: tuple[np.ndarray, ...] = ()
-            template = None
-            if speech.speech_seconds >= gates.min_speech_seconds:
-                pieces = 3 if speech.speech_seconds >= 6.0 else 2
-                step = len(speech.samples) // pieces
-                segments = [speech.samples[i * step:(i + 1) * step] for i in range(pieces)]
-                if step >= 0.6 * media.SAMPLE_RATE:
-                    parts = tuple(self.bio.voice_embedder.embed_batch(segments))
-                    # The template is the mean of the parts: one pass over the speech, not two.
-                    template = unit(np.mean(parts, axis=0))
-                else:
-                    template = self.bio.voice_embedder.embed_batch([speech.samples])[0]
-            timings["speaker"] = _ms(t)
-            transcript = None
-            if transcribe and self.recognizer is not None and speech.speech_seconds > 0.3:
-                t = time.perf_counter()
-                transcript = self.recognizer.transcribe(samples)
-                timings["asr"] = _ms(t)
-            out["observation"] = AudioObservation(
-                seconds=sound.seconds, speech_seconds=speech.speech_seconds, vad=speech.probabilities,
-                articulation=articulation, voice_parts=parts, transcript=transcript)
-            out["template"] = template
-            out["timings"] = timings
-        except Exception as exc:  # handed to the caller's thread
-            out["error"] = exc
+            transcript = self.recognizer.transcribe(samples)
+            timings["asr"] = _ms(t)
+        heard = AudioObservation(seconds=sound.seconds, speech_seconds=speech.speech_seconds, vad=speech.probabilities,
+                                 articulation=articulation, voice_parts=parts, transcript=transcript)
+        return heard, template, timings
 
 
 def _ms(started: float) -> float:
