@@ -33,15 +33,15 @@ def build_status(
     """A grpc.Status carrying a google.rpc.Status with an ErrorInfo detail, and a RetryInfo
     detail when the error says how long to wait (``retry_after_seconds``), as gRPC clients'
     retry helpers read it."""
-    info = error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata)
-    details = [any_pb2.Any()]
-    details[0].Pack(info)
+    details = [error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata)]
     if metadata.get("retry_after_seconds", "").isdigit():
         retry = error_details_pb2.RetryInfo()
         retry.retry_delay.FromSeconds(int(metadata["retry_after_seconds"]))
-        details.append(any_pb2.Any())
-        details[1].Pack(retry)
-    status = status_pb2.Status(code=code.value[0], message=message, details=details)
+        details.append(retry)
+    packed = [any_pb2.Any() for _ in details]
+    for detail, message_pb in zip(packed, details, strict=True):
+        detail.Pack(message_pb)
+    status = status_pb2.Status(code=code.value[0], message=message, details=packed)
     return rpc_status.to_status(status)
 
 
