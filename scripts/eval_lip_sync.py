@@ -34,12 +34,15 @@ SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 OFFSETS_SECONDS = (0.0, 1.3)
 
 
-def cut(obs: Observations, seconds: float) -> Observations:
+def cut(obs: Observations, seconds: float, voice: np.ndarray | None = None) -> Observations:
+    """The recording's first ``seconds``; given another articulation envelope, with that voice
+    dubbed over the face instead of its own."""
     assert obs.mouth is not None and obs.audio is not None
     keep = obs.mouth.times <= seconds
     hops = int(seconds / HOP_SECONDS) + 1
+    articulation = obs.audio.articulation if voice is None else voice
     return replace(obs, mouth=MouthTrack(obs.mouth.times[keep], obs.mouth.openings[keep]),
-                   audio=replace(obs.audio, articulation=obs.audio.articulation[:hops]))
+                   audio=replace(obs.audio, articulation=articulation[:hops]))
 
 
 def main() -> int:
@@ -67,13 +70,11 @@ def main() -> int:
             assert obs.mouth is not None and obs.audio is not None
             if len(obs.mouth.times) == 0 or obs.mouth.times[-1] + 0.1 < seconds:
                 continue
-            own = cut(obs, seconds)
-            genuine.append(lip_sync(own, policy).score)
+            genuine.append(lip_sync(cut(obs, seconds), policy).score)
             for voice in voices:
                 if len(voice) * HOP_SECONDS < seconds:
                     continue
-                dub = replace(own, audio=replace(own.audio, articulation=voice[: int(seconds / HOP_SECONDS) + 1]))
-                dubbed.append(lip_sync(dub, policy).score)
+                dubbed.append(lip_sync(cut(obs, seconds, voice), policy).score)
         if not genuine or not dubbed:
             continue
         bpcer = float(np.mean(np.array(genuine) < policy.min_lip_sync))

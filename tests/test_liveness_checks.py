@@ -208,9 +208,8 @@ def test_lip_sync_on_a_real_recording_and_the_same_face_dubbed(recording_analyze
     same face with the voice of any LibriSpeech reader of 10 s or more fails. The mouth is
     measured at least 12 times a second (a 25 fps video gives 12.5): fewer alias the syllable
     rhythm away. (Short clips are weaker evidence: scripts/eval_lip_sync.py measures that.)"""
-    from dataclasses import replace
-
     from identity_service.inference import media
+    from scripts.eval_lip_sync import cut
     from tests.conftest import SHARED
 
     video = (SHARED / "data/talking/yerfor_MimicTalk_German_20s.mp4").read_bytes()
@@ -224,10 +223,8 @@ def test_lip_sync_on_a_real_recording_and_the_same_face_dubbed(recording_analyze
         voice = media.decode_audio(reader.read_bytes()).samples
         if len(voice) < 10 * media.SAMPLE_RATE:
             continue
-        keep = own.mouth.times <= len(voice) / media.SAMPLE_RATE
-        dub = replace(own, mouth=MouthTrack(own.mouth.times[keep], own.mouth.openings[keep]),
-                      audio=replace(own.audio, articulation=articulation_envelope(voice, media.SAMPLE_RATE)))
-        dubbed.append(lip_sync(dub, POLICY))
+        seconds = len(voice) / media.SAMPLE_RATE
+        dubbed.append(lip_sync(cut(own, seconds, articulation_envelope(voice, media.SAMPLE_RATE)), POLICY))
     assert len(dubbed) >= 5
     assert not any(r.passed for r in dubbed), dubbed
     assert max(r.score for r in dubbed) < genuine.score - 0.1
