@@ -4,7 +4,7 @@ score, its threshold, pass or fail, and a stable reason code. No models, no I/O 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
@@ -103,13 +103,19 @@ class LivenessPolicy:
     min_lip_sync_seconds: float = 0.0
     min_mouth_movement: float = 0.03  # p90 - p10 of the mouth opening over the recording
     min_live: float = 0.6  # median P(live) over sampled faces
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 def _result(kind: CheckKind, score: float, threshold: float, policy: LivenessPolicy, failure: str,
             passed: bool | None = None) -> CheckResult:
     ok = score >= threshold if passed is None else passed
     return CheckResult(kind, float(score), float(threshold), bool(ok), kind in policy.required, "OK" if ok else failure)
+
+
+def _pair_similarities(vectors: Sequence[np.ndarray]) -> np.ndarray:
+    """Cosine similarity of every pair of the unit vectors, each pair once."""
+    matrix = np.stack(vectors)
+    pairs: np.ndarray = (matrix @ matrix.T)[np.triu_indices(len(matrix), 1)]
+    return pairs
 
 
 def single_face(obs: Observations, policy: LivenessPolicy) -> CheckResult:
@@ -128,11 +134,9 @@ def one_identity(obs: Observations, policy: LivenessPolicy) -> CheckResult:
     embeddings = [f.embedding for f in obs.frames if f.embedding is not None]
     if len(embeddings) < 2:
         return _result(CheckKind.ONE_IDENTITY, 0.0, policy.min_identity, policy, "TOO_FEW_FACES")
-    matrix = np.stack(embeddings)
     # Every frame against every other: a recording spliced from two people has pairs across the
     # cut that do not match, wherever the cut falls.
-    similarity = matrix @ matrix.T
-    score = float(np.percentile(similarity[np.triu_indices(len(matrix), 1)], 5))
+    score = float(np.percentile(_pair_similarities(embeddings), 5))
     return _result(CheckKind.ONE_IDENTITY, score, policy.min_identity, policy, "IDENTITY_CHANGES")
 
 
@@ -184,9 +188,7 @@ def one_voice(obs: Observations, policy: LivenessPolicy) -> CheckResult:
     parts = obs.audio.voice_parts if obs.audio is not None else ()
     if len(parts) < 2:
         return _result(CheckKind.ONE_VOICE, 0.0, policy.min_voice_similarity, policy, "TOO_LITTLE_SPEECH")
-    matrix = np.stack(parts)
-    similarity = matrix @ matrix.T
-    score = float(similarity[np.triu_indices(len(matrix), 1)].min())
+    score = float(_pair_similarities(parts).min())
     return _result(CheckKind.ONE_VOICE, score, policy.min_voice_similarity, policy, "VOICE_CHANGES")
 
 
