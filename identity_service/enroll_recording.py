@@ -115,7 +115,7 @@ class RecordingEnrollment:
             raise
         self._audit.record_committed(actor.draft(
             "identity.enrollment.pass", Outcome.SUCCESS, subject_id=session.subject_id,
-            details={"checks": ",".join(f"{c.kind.value}={c.score:.2f}" for c in checks)}))
+            details={"checks": check_scores(checks)}))
         metrics.ENROLLMENTS.labels("active").inc()
         log.info("enrollment_passed", subject_id=session.subject_id)
         return EnrollOutcome(session.subject_id, EnrollmentStatus.ACTIVE, tuple(checks), analysis.timings_ms)
@@ -134,6 +134,13 @@ class RecordingEnrollment:
                 tx.put_enrollment(EnrollmentRecord(session.subject_id, EnrollmentStatus.FAILED, now, now))
             self._audit.record(tx, actor.draft(
                 "identity.enrollment.fail", Outcome.FAILURE, subject_id=session.subject_id, reason=reason,
-                details={"failed_checks": ",".join(failed)} if failed else {}))
+                details={"failed_checks": ",".join(failed), "checks": check_scores(checks)} if failed else {}))
         metrics.ENROLLMENTS.labels("failed").inc()
         log.info("enrollment_failed", subject_id=session.subject_id, reason=reason, failed_checks=failed)
+
+
+def check_scores(checks: tuple[CheckResult, ...] | list[CheckResult]) -> str:
+    """Every check's score against its threshold, ``!`` after a failed one, for the audit log:
+    "lip_sync=1.85/2.33!,presentation_attack=0.98/0.50", so that an operator can tell from
+    ``audit show`` how far a rejected genuine recording fell short, and on which check."""
+    return ",".join(f"{c.kind.value}={c.score:.2f}/{c.threshold:.2f}{'' if c.passed else '!'}" for c in checks)

@@ -31,14 +31,42 @@ def spoken_digits(transcript: str) -> str:
     return "".join(out)
 
 
-def digit_accuracy(expected: str, heard: str) -> float:
-    """1 - (edit distance / expected length), floored at 0."""
-    if not expected:
-        return 1.0 if not heard else 0.0
+def digit_errors(expected: str, heard: str) -> int:
+    """Digits misheard, dropped or added: the edit (Levenshtein) distance."""
     previous = list(range(len(heard) + 1))
     for i, a in enumerate(expected, 1):
         current = [i]
         for j, b in enumerate(heard, 1):
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b)))
         previous = current
-    return max(0.0, 1.0 - previous[-1] / len(expected))
+    return previous[-1]
+
+
+def digit_accuracy(expected: str, heard: str) -> float:
+    """1 - (edit distance / expected length), floored at 0."""
+    if not expected:
+        return 1.0 if not heard else 0.0
+    return max(0.0, 1.0 - digit_errors(expected, heard) / len(expected))
+
+
+def allowed_errors(n_digits: int, max_errors: int) -> int:
+    """Errors tolerated in a challenge of ``n_digits``: ``max_errors`` from six digits up, none
+    below (a shorter challenge with a tolerance would let a replay through far more often)."""
+    return max_errors if n_digits >= 6 else 0
+
+
+def neighbours_bound(n_digits: int, errors: int) -> int:
+    """At most how many challenge strings of ``n_digits`` lie within ``errors`` edits of any one
+    heard string. One edit: the heard string itself, 9 substitutions a position, or (when the
+    heard string is a digit short) 10 insertions at each of n positions: n*10 is the largest."""
+    if errors == 0:
+        return 1
+    if errors == 1:
+        return max(1 + 9 * n_digits, 10 * n_digits)
+    raise ValueError("bounds are worked out for at most one error")
+
+
+def replay_pass_probability(n_digits: int, errors: int, challenges: int) -> float:
+    """Upper bound on the chance that a recording made for another challenge (any digits at
+    all) passes a fresh uniform one: the strings it could match over all strings drawn."""
+    return neighbours_bound(n_digits, errors) / challenges

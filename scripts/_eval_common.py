@@ -49,3 +49,13 @@ def report(
         summary["impostor_mean"] = round(float(np.mean(impostor)), 6)
         summary["impostor_std"] = round(float(np.std(impostor, ddof=1)), 6)
     print(json.dumps(summary))
+
+
+def wilson(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval of a proportion (95% by default); (0, 1) with no trials."""
+    if trials == 0:
+        return 0.0, 1.0
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * ((p * (1 - p) / trials + z * z / (4 * trials * trials)) ** 0.5) / (1 + z * z / trials)
+    return max(0.0, centre - half), min(1.0, centre + half)

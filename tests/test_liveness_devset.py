@@ -23,7 +23,9 @@ def test_dev_set_attacks_fail_and_bona_fide_recordings_pass(tmp_path: Path, mode
                           str(model_dir)], cwd=ROOT, capture_output=True, text=True, timeout=900, check=True)
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert {"apcer", "bpcer", "apcer_by_type"} <= result.keys()
-    assert result["bona_fide"] == 17 and result["attacks"] == 27 and result["refused"] == {}
+    assert result["bona_fide"] == 26 and result["attacks"] == 28 and result["refused"] == {}
+    # Lip sync is decided by a model fitted without the clip's source (leave one source out).
+    assert len(result["bpcer_by_source"]) == 7
     assert result["bpcer"] <= 0.10
     for kind in ("photo_video", "pad_photo", "spliced", "dubbed", "wrong_digits"):
         assert result["apcer_by_type"][kind] == 0.0, kind
@@ -33,13 +35,16 @@ def test_dev_set_attacks_fail_and_bona_fide_recordings_pass(tmp_path: Path, mode
 
 def test_lip_sync_against_many_dubs(model_dir: Path) -> None:
     """Eleven dubbed clips are too few to say how often a dub lines up by chance:
-    scripts/eval_lip_sync.py dubs every talking face with every LibriSpeech reader. Measured when
-    this was written: at 8 s and more no dub passes and every bona fide clip does; 3 s clips are
-    weak evidence (12% of dubs pass). These bounds guard the numbers against getting worse."""
+    scripts/eval_lip_sync.py dubs every talking face with every LibriSpeech reader and every other
+    source's voice, each source's faces scored by a model fitted without that source. Measured
+    when this was written: dubs accepted 1.3% at 3 s, 0.9% at 5 s, 1.5% at 8 s; 2 of 26 genuine
+    clips rejected. These bounds guard the numbers against getting worse."""
     run = subprocess.run([sys.executable, "scripts/eval_lip_sync.py", "--model-dir", str(model_dir),
-                          "--lengths", "3,8"], cwd=ROOT, capture_output=True, text=True, timeout=600, check=True)
-    result = json.loads(run.stdout.strip().splitlines()[-1])["by_length"]
-    assert result["3"]["dubs"] > 1000 and result["3"]["bona_fide"] == 17
-    assert result["3"]["bpcer"] <= 0.10 and result["3"]["apcer"] <= 0.15
-    assert result["8"]["dubs"] >= 100 and result["8"]["bona_fide"] >= 4
-    assert result["8"]["bpcer"] == 0.0 and result["8"]["apcer"] == 0.0
+                          "--lengths", "3,5,8"], cwd=ROOT, capture_output=True, text=True, timeout=900, check=True)
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    by_length = result["by_length"]
+    assert result["bona_fide"] == 26 and result["bpcer"] <= 0.08
+    assert by_length["3"]["dubs"] > 2000 and by_length["3"]["apcer"] <= 0.02
+    assert by_length["5"]["dubs"] > 700 and by_length["5"]["apcer"] <= 0.015
+    assert by_length["8"]["dubs"] >= 300 and by_length["8"]["apcer"] <= 0.02
+    assert by_length["8"]["bpcer"] == 0.0

@@ -36,18 +36,21 @@ class LandmarkModel:
         return points
 
 
-MOUTH = slice(52, 72)  # the 20 lip points of the 106-point layout; 52 and 61 are the corners
-INNER_UPPER, INNER_LOWER = 62, 60
+LEFT_CORNER, RIGHT_CORNER = 52, 61
+# The inner lips' facing points (upper, lower): left of centre, centre, right of centre.
+INNER_PAIRS = ((66, 54), (62, 60), (70, 57))
 
 
 def mouth_opening(points: np.ndarray, face: DetectedFace) -> float:
-    """Gap between the inner lips over the mouth's width (corner to corner): about 0 closed,
-    rising as the mouth opens. Measured across the mouth's own axis, so head roll does not count."""
-    lips = points[MOUTH]
-    left, right = lips[0], lips[9]
+    """Gap between the inner lips over the mouth's width (corner to corner), averaged over three
+    facing pairs of points (one pair's landmark jitter is a large share of a small face's gap):
+    about 0 closed, rising as the mouth opens. Measured across the mouth's own axis, so head roll
+    does not count."""
+    left, right = points[LEFT_CORNER], points[RIGHT_CORNER]
     width = float(np.linalg.norm(right - left))
     if width < 1e-6:
         return 0.0
     axis = (right - left) / width
     normal = np.array([-axis[1], axis[0]])
-    return float((points[INNER_LOWER] - points[INNER_UPPER]) @ normal / width)
+    gaps = [float((points[lower] - points[upper]) @ normal) for upper, lower in INNER_PAIRS]
+    return float(np.mean(gaps)) / width
