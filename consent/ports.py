@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
 
+from auditlog.model import Actor, AuditDraft
 from consent.model import CameoPolicy, Grant, GrantState, PermissionFacts
-from identity_service.audit.model import Actor, AuditDraft
 
 A = TypeVar("A")
 R = TypeVar("R")

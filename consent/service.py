@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 import structlog
 
+from auditlog.model import Actor, AuditDraft, Outcome
 from consent.decision import decide
 from consent.model import (
     Audience,
@@ -28,9 +29,8 @@ from consent.model import (
 )
 from consent.ports import ConsentAuditor, ConsentStore, ConsentTx, Edge, GroupedWriter, RevocationEntry
 from consent.tokens import Signer, issue_use_token, new_claims
-from identity_service.audit.model import Actor, AuditDraft, Outcome
-from identity_service.clock import Clock, utc_now
-from identity_service.errors import FieldInvalid, GrantNotActive, GrantNotFound, PolicyConflict
+from kernel.clock import Clock, utc_now
+from kernel.errors import FieldInvalid, GrantNotActive, GrantNotFound, PolicyConflict
 
 log = structlog.get_logger(__name__)
 

@@ -10,8 +10,6 @@ JWKS from ``GetPublicKeys`` and a :class:`RevocationList` fed from ``ListRevocat
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 import secrets
@@ -23,6 +21,8 @@ from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from kernel.b64 import b64url, b64url_decode
 
 TOKEN_TYPE = "cameo-use+jwt"  # noqa: S105 - a media type, not a secret
 ALGORITHM = "EdDSA"
@@ -90,10 +90,6 @@ REQUIRED = {"iss": str, "aud": str, "sub": str, "req": str, "iat": int, "nbf": i
 OPTIONAL = {"grant": str, "purpose": str, "cats": list, "refused": list, "instr": str}
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
 _B64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 # Last character of a group of 2 (one byte: low 4 bits unused) or 3 (two bytes: low 2 unused).
 _CANONICAL_LAST_OF_2 = frozenset(_B64URL_ALPHABET[::16])
@@ -108,8 +104,8 @@ def _unb64(part: str) -> bytes:
     if (tail == 2 and part[-1] not in _CANONICAL_LAST_OF_2) or (tail == 3 and part[-1] not in _CANONICAL_LAST_OF_3):
         raise TokenRejected(TokenProblem.MALFORMED, "not canonical base64url")
     try:
-        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-    except (binascii.Error, ValueError) as exc:
+        return b64url_decode(part)
+    except ValueError as exc:
         raise TokenRejected(TokenProblem.MALFORMED, "bad base64url") from exc
 
 
@@ -147,11 +143,11 @@ def new_claims(
 def issue_use_token(signer: Signer, claims: UseClaims) -> str:
     header = {"alg": ALGORITHM, "kid": signer.kid, "typ": TOKEN_TYPE}
     signing_input = (
-        _b64(json.dumps(header, separators=(",", ":"), sort_keys=True).encode())
+        b64url(json.dumps(header, separators=(",", ":"), sort_keys=True).encode())
         + "."
-        + _b64(json.dumps(asdict(claims), separators=(",", ":"), sort_keys=True).encode())
+        + b64url(json.dumps(asdict(claims), separators=(",", ":"), sort_keys=True).encode())
     )
-    return signing_input + "." + _b64(signer.sign(signing_input.encode("ascii")))
+    return signing_input + "." + b64url(signer.sign(signing_input.encode("ascii")))
 
 
 def keys_from_jwks(jwks: Mapping[str, Any] | str) -> dict[str, Ed25519PublicKey]:

@@ -11,20 +11,11 @@ import sys
 from typing import Any
 
 import click
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from identity_service.logs import configure
-from identity_service.settings import Settings, describe
-
-
-def load_settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        click.echo(f"invalid configuration:\n{exc}", err=True)
-        sys.exit(2)
+from identity_service.settings import describe, load_settings
 
 
 @click.group()
@@ -41,9 +32,9 @@ def serve(address: str | None) -> None:
     if address:
         settings = settings.model_copy(update={"listen_address": address})
     configure(settings.log_format, settings.log_level)
-    from identity_service.errors import ModelsUnavailable
     from identity_service.transport.server import serve as run
     from identity_service.wiring import build_app, load_biometrics, load_recording_analyzer
+    from kernel.errors import ModelsUnavailable
 
     try:
         biometrics = load_biometrics(settings)

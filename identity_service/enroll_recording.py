@@ -10,17 +10,9 @@ from datetime import datetime
 import structlog
 from sqlalchemy.exc import IntegrityError
 
+from auditlog.log import AuditLog
+from auditlog.model import Actor, Outcome
 from identity_service import metrics
-from identity_service.audit.log import AuditLog
-from identity_service.audit.model import Actor, Outcome
-from identity_service.clock import Clock, utc_now
-from identity_service.errors import (
-    DomainError,
-    EnrollmentSessionExpired,
-    EnrollmentSessionNotFound,
-    EnrollmentSessionUsed,
-    RecordingReplayed,
-)
 from identity_service.inference.recording import RecordingAnalyzer
 from identity_service.likeness import LikenessService
 from identity_service.storage.base import Store
@@ -29,6 +21,14 @@ from identity_service.storage.records import (
     EnrollmentSessionRecord,
     EnrollmentStatus,
     SessionStatus,
+)
+from kernel.clock import Clock, utc_now
+from kernel.errors import (
+    DomainError,
+    EnrollmentSessionExpired,
+    EnrollmentSessionNotFound,
+    EnrollmentSessionUsed,
+    RecordingReplayed,
 )
 from liveness.challenge import HeadTurn
 from liveness.checks import CheckResult, LivenessPolicy, evaluate, passed, session_fresh

@@ -10,22 +10,22 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from identity_service.audit.log import AuditLog
-from identity_service.audit.model import Actor, Outcome, erased_subject_marker
-from identity_service.clock import Clock, utc_now
-from identity_service.errors import (
-    DomainError,
-    EnrollmentAlreadyActive,
-    EnrollmentAttemptsExhausted,
-    EnrollmentNotFound,
-    SubjectNotFound,
-)
+from auditlog.log import AuditLog
+from auditlog.model import Actor, Outcome, erased_subject_marker
 from identity_service.storage.base import Store, Tx
 from identity_service.storage.records import (
     EnrollmentRecord,
     EnrollmentSessionRecord,
     EnrollmentStatus,
     SessionStatus,
+)
+from kernel.clock import Clock, utc_now
+from kernel.errors import (
+    DomainError,
+    EnrollmentAlreadyActive,
+    EnrollmentAttemptsExhausted,
+    EnrollmentNotFound,
+    SubjectNotFound,
 )
 from liveness.challenge import Challenge, new_challenge
 

@@ -14,11 +14,18 @@ from enum import StrEnum
 import numpy as np
 import structlog
 
+from auditlog.log import AuditLog
+from auditlog.model import Actor, Outcome
 from identity_service import metrics
-from identity_service.audit.log import AuditLog
-from identity_service.audit.model import Actor, Outcome
-from identity_service.clock import Clock, to_us, utc_now
-from identity_service.errors import (
+from identity_service.inference import media
+from identity_service.inference.biometrics import FACE_MODEL_ID, VOICE_MODEL_ID, Biometrics, FaceSample
+from identity_service.inference.vectors import unit
+from identity_service.search_index import FaceIndex, Hit
+from identity_service.storage.base import Store, Tx
+from identity_service.storage.records import EnrollmentRecord, EnrollmentStatus, TemplateRecord
+from identity_service.vault.vault import TemplateBinding, TemplateUnreadable, TemplateVault
+from kernel.clock import Clock, to_us, utc_now
+from kernel.errors import (
     EnrollmentNotActive,
     EnrollmentNotFound,
     FieldInvalid,
@@ -28,13 +35,6 @@ from identity_service.errors import (
     NoSpeech,
     TemplatesUnreadable,
 )
-from identity_service.inference import media
-from identity_service.inference.biometrics import FACE_MODEL_ID, VOICE_MODEL_ID, Biometrics, FaceSample
-from identity_service.inference.vectors import unit
-from identity_service.search_index import FaceIndex, Hit
-from identity_service.storage.base import Store, Tx
-from identity_service.storage.records import EnrollmentRecord, EnrollmentStatus, TemplateRecord
-from identity_service.vault.vault import TemplateBinding, TemplateUnreadable, TemplateVault
 
 log = structlog.get_logger(__name__)
 

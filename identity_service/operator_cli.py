@@ -22,12 +22,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from identity_service.audit.log import verify_log
-from identity_service.audit.model import Actor, ActorType, AuditEvent, Outcome
-from identity_service.errors import DomainError
+from auditlog.log import verify_log
+from auditlog.model import Actor, ActorType, AuditEvent, Outcome
+from auditlog.ports import AuditFilter
 from identity_service.logs import configure
-from identity_service.storage.base import AuditFilter
+from identity_service.settings import load_settings
 from identity_service.wiring import App, build_app
+from kernel.errors import DomainError
 
 console = Console()
 T = TypeVar("T")
@@ -40,8 +41,6 @@ def _operator(name: str | None) -> str:
 @contextmanager
 def operator_app(command: str, operator: str | None, **args: object) -> Iterator[tuple[App, Actor]]:
     """An App for one command; records the command and its outcome in the audit log."""
-    from identity_service.cli import load_settings
-
     settings = load_settings()
     configure(settings.log_format, "warning")
     app = build_app(settings)

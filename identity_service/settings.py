@@ -7,11 +7,12 @@ Environment variables are the key upper-cased with the ``LIKENESS_`` prefix, e.g
 from __future__ import annotations
 
 import json
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "LIKENESS_"
@@ -316,3 +317,13 @@ def _render(value: Any) -> str:
     if isinstance(value, list):
         return json.dumps(value)
     return str(value)
+
+
+def load_settings() -> Settings:
+    """The settings from the environment, or exit 2 saying what is wrong (no traceback): what
+    every command starts with."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        print(f"invalid configuration:\n{exc}", file=sys.stderr)
+        sys.exit(2)

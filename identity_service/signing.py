@@ -6,7 +6,6 @@ atomically with mode 0600 and never logged. Key ids are RFC 7638-style thumbprin
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -20,21 +19,14 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
-from identity_service.clock import Clock, from_us, to_us, utc_now
+from kernel.b64 import b64url, b64url_decode
+from kernel.clock import Clock, from_us, to_us, utc_now
 
 
 class KeyStatus(StrEnum):
     ACTIVE = "active"  # signs
     VERIFY_ONLY = "verify_only"  # rotated out: still verifies what it signed
     RETIRED = "retired"  # no longer trusted for anything
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-def b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def public_raw(key: Ed25519PublicKey) -> bytes:

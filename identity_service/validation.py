@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import re
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from identity_service.errors import FieldInvalid, FieldMissing, PageTokenInvalid
+from kernel.b64 import b64url, b64url_decode
+from kernel.errors import FieldInvalid, FieldMissing, PageTokenInvalid
 
 SUBJECT_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 SUBJECT_ID_RULE = "1-64 characters of A-Z a-z 0-9 _ . -"
@@ -41,7 +41,7 @@ def _fingerprint(filters: dict[str, object]) -> str:
 def encode_page_token(after: str | int, filters: dict[str, object]) -> str:
     """An opaque token for the page after ``after``, bound to the List's filters."""
     body = json.dumps({"a": after, "f": _fingerprint(filters)}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
+    return b64url(body.encode())
 
 
 def decode_page_token(token: str, filters: dict[str, object]) -> str | int | None:
@@ -49,8 +49,7 @@ def decode_page_token(token: str, filters: dict[str, object]) -> str | int | Non
     if not token:
         return None
     try:
-        padded = token + "=" * (-len(token) % 4)
-        body = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        body = json.loads(b64url_decode(token))
         after = body["a"]
         fingerprint = body["f"]
     except (ValueError, KeyError, TypeError) as exc:

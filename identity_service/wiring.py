@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, TypeVar
 
 import structlog
 
+from auditlog.log import AuditLog
+from auditlog.model import Actor, ActorType, AuditDraft, Outcome
 from consent.ports import ConsentTx
 from consent.service import ConsentService
-from identity_service.audit.log import AuditLog
-from identity_service.audit.model import Actor, ActorType, AuditDraft, Outcome
 from identity_service.enrollment import EnrollmentService
 from identity_service.settings import Settings
 from identity_service.signing import Keyring

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from identity_service.audit import merkle
-from identity_service.audit.log import AuditLog, verify_log
-from identity_service.audit.model import ActorType, AuditDraft, Outcome
+from auditlog import merkle
+from auditlog.log import AuditLog, verify_log
+from auditlog.model import ActorType, AuditDraft, Outcome
 from identity_service.signing import Keyring
 from identity_service.storage import migrate
 from identity_service.storage.sql import SqlStore

@@ -26,7 +26,7 @@ import av
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from identity_service.audit.model import Actor, ActorType
+from auditlog.model import Actor, ActorType
 from identity_service.settings import Settings
 from identity_service.wiring import build_app, load_biometrics, load_recording_analyzer
 from scripts._bench import median_seconds

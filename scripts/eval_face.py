@@ -21,10 +21,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from identity_service.errors import DomainError
 from identity_service.inference import media
 from identity_service.inference.biometrics import Biometrics
 from identity_service.settings import Settings
+from kernel.errors import DomainError
 from scripts._eval_common import report, score
 
 

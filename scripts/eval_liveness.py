@@ -33,9 +33,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from identity_service.errors import DomainError
 from identity_service.settings import Settings
 from identity_service.wiring import liveness_policy, load_recording_analyzer
+from kernel.errors import DomainError
 from liveness.articulation import ArticulationModel
 from liveness.challenge import HeadTurn
 from liveness.checks import Observations, evaluate, passed

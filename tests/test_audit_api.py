@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from identity_service.audit import merkle
+from auditlog import merkle
 from likeness.audit.v1 import audit_service_pb2 as apb
 from likeness.audit.v1 import audit_service_pb2_grpc as agrpc
 from likeness.identity.v1 import identity_service_pb2 as pb

@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from identity_service.errors import all_error_classes
 from identity_service.transport.auth import METHOD_ROLES
 from identity_service.transport.server import SERVICE_NAMES
+from kernel.errors import all_error_classes
 from likeness.audit.v1 import audit_service_pb2
 from likeness.common.v1 import common_pb2
 from likeness.consent.v1 import consent_service_pb2

@@ -11,10 +11,10 @@ import cv2
 import numpy as np
 import pytest
 
-from identity_service.errors import DomainError
 from identity_service.inference import media
 from identity_service.inference.biometrics import Biometrics
 from identity_service.inference.face import head_pose, similarity_transform
+from kernel.errors import DomainError
 from tests.conftest import ROOT, SHARED
 
 FACES = SHARED / "data" / "faces"

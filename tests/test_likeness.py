@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 from sqlalchemy import text
 
-from identity_service.audit.model import Actor, ActorType
-from identity_service.errors import DomainError
+from auditlog.model import Actor, ActorType
 from identity_service.inference import media
 from identity_service.inference.biometrics import Biometrics
 from identity_service.likeness import LikenessService, MediaKind, Verdict
 from identity_service.storage.sql import SqlStore
 from identity_service.wiring import App, build_app
+from kernel.errors import DomainError
 from likeness.identity.v1 import identity_service_pb2 as pb
 from likeness.identity.v1 import identity_service_pb2_grpc as rpc
 from tests.conftest import POSTGRES_URL, SHARED, RunningServer, error_info, serving, test_settings

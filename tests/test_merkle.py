@@ -7,7 +7,7 @@ import hashlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from identity_service.audit import merkle
+from auditlog import merkle
 
 
 def leaves(n: int) -> list[bytes]:

@@ -9,7 +9,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-from identity_service.audit.log import AuditLog
+from auditlog.log import AuditLog
 from identity_service.wiring import build_app
 from tests.conftest import test_settings
 from tests.storage.test_audit_conformance import draft
@@ -63,7 +63,7 @@ def test_subjects_show_and_erase(tmp_path: Path) -> None:
     env = env_for(tmp_path)
     subprocess.run([*CLI, "db", "upgrade"], env=env, check=True, capture_output=True)
     app = build_app(test_settings(tmp_path))
-    from identity_service.audit.model import SYSTEM_ACTOR
+    from auditlog.model import SYSTEM_ACTOR
 
     app.enrollments.start("carol", reenroll=False, actor=SYSTEM_ACTOR)
     app.close()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from identity_service.errors import RateLimited
 from identity_service.userapi.ratelimit import RateLimiter
+from kernel.errors import RateLimited
 
 
 class FakeClock:

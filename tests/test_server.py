@@ -65,7 +65,7 @@ def test_start_then_get_enrollment(running: RunningServer) -> None:
 
 
 def test_active_subject_reenrolls_only_with_the_flag(running: RunningServer) -> None:
-    from identity_service.clock import utc_now
+    from kernel.clock import utc_now
 
     now = utc_now()
     with running.app.store.write() as tx:
@@ -102,8 +102,8 @@ def test_a_subject_starts_only_so_many_enrollments_a_day(tmp_path: Path) -> None
     """Every started session counts, used or superseded: liveness is statistical, and a forged
     recording must not be retried without end. Other subjects are not held back; the refusal
     says when to retry and is audited."""
-    from identity_service.audit.model import Outcome
-    from identity_service.storage.base import AuditFilter
+    from auditlog.model import Outcome
+    from auditlog.ports import AuditFilter
 
     app = build_app(test_settings(tmp_path, enrollment_max_attempts=3, enrollment_attempt_window_seconds=3600))
     with serving(app) as srv:
@@ -128,10 +128,10 @@ def test_a_subject_starts_only_so_many_enrollments_a_day(tmp_path: Path) -> None
 def test_enrollment_attempts_are_counted_over_a_sliding_window(tmp_path: Path) -> None:
     from datetime import timedelta
 
-    from identity_service.audit.model import Actor, ActorType
-    from identity_service.clock import utc_now
+    from auditlog.model import Actor, ActorType
     from identity_service.enrollment import EnrollmentService
-    from identity_service.errors import EnrollmentAttemptsExhausted
+    from kernel.clock import utc_now
+    from kernel.errors import EnrollmentAttemptsExhausted
 
     app = build_app(test_settings(tmp_path))
     now = [utc_now()]

@@ -14,10 +14,10 @@ import av
 import numpy as np
 import pytest
 
-from identity_service.errors import DomainError
 from identity_service.inference import media
 from identity_service.inference.biometrics import Biometrics
 from identity_service.inference.voice import fbank
+from kernel.errors import DomainError
 from scripts._media import mux_audio
 from tests.conftest import ROOT, SHARED
 

@@ -10,7 +10,13 @@ from pathlib import Path
 import numpy as np
 import structlog
 
-from identity_service.errors import (
+from identity_service.inference import media
+from identity_service.inference.face import DetectedFace, FaceDetector, FaceEmbedder, FaceQuality, align, quality
+from identity_service.inference.ort import SessionCache
+from identity_service.inference.protocols import FaceDetectorModel, FaceEmbedderModel, VoiceEmbedderModel
+from identity_service.inference.store import require
+from identity_service.inference.voice import VoiceActivityDetector, VoiceEmbedder
+from kernel.errors import (
     AudioClipped,
     AudioSampleRateTooLow,
     FaceBadlyLit,
@@ -20,12 +26,6 @@ from identity_service.errors import (
     NoFace,
     NoSpeech,
 )
-from identity_service.inference import media
-from identity_service.inference.face import DetectedFace, FaceDetector, FaceEmbedder, FaceQuality, align, quality
-from identity_service.inference.ort import SessionCache
-from identity_service.inference.protocols import FaceDetectorModel, FaceEmbedderModel, VoiceEmbedderModel
-from identity_service.inference.store import require
-from identity_service.inference.voice import VoiceActivityDetector, VoiceEmbedder
 
 log = structlog.get_logger(__name__)
 

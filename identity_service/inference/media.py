@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import av
 import numpy as np
 
-from identity_service.errors import MediaCorrupt, MediaUnsupported, NoAudioTrack, NoVideoTrack
+from kernel.errors import MediaCorrupt, MediaUnsupported, NoAudioTrack, NoVideoTrack
 
 SAMPLE_RATE = 16_000
 

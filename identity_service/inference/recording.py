@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from identity_service.errors import RecordingDurationOutOfRange, RecordingFrameTooLarge
 from identity_service.inference import media
 from identity_service.inference.antispoof import AntiSpoof
 from identity_service.inference.asr import SpeechRecognizer
@@ -20,6 +19,7 @@ from identity_service.inference.biometrics import Biometrics
 from identity_service.inference.face import DetectedFace, FaceDetector, align, quality
 from identity_service.inference.landmarks import LandmarkModel, mouth_opening
 from identity_service.inference.vectors import unit
+from kernel.errors import RecordingDurationOutOfRange, RecordingFrameTooLarge
 from liveness.articulation import band_energies, shipped_model
 from liveness.checks import AudioObservation, FrameObservation, MouthTrack, Observations
 

@@ -86,8 +86,8 @@ def verify(model_dir: Path, *, models: tuple[ModelSpec, ...] = MODELS, deep: boo
 
 def require(model_dir: Path, names: tuple[str, ...], *, deep: bool) -> None:
     """ModelsUnavailable naming every missing or altered file of the named models."""
-    from identity_service.errors import ModelsUnavailable
     from identity_service.inference.manifest import BY_NAME
+    from kernel.errors import ModelsUnavailable
 
     problems = verify(model_dir, models=tuple(BY_NAME[n] for n in names), deep=deep)
     if problems:

@@ -17,13 +17,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, col, select, text
 
+from auditlog.merkle import pack_frontier, unpack_frontier
+from auditlog.model import ActorType, AuditEvent, Checkpoint, Outcome
+from auditlog.ports import AuditFilter
 from consent.model import Audience, CameoPolicy, ContentCategory, Grant, GrantState, PermissionFacts
 from consent.ports import Edge, RevocationEntry
-from identity_service.audit.merkle import pack_frontier, unpack_frontier
-from identity_service.audit.model import ActorType, AuditEvent, Checkpoint, Outcome
-from identity_service.clock import from_us, to_us, utc_now
-from identity_service.errors import StorageUnavailable
-from identity_service.storage.base import AuditFilter
 from identity_service.storage.engine import READONLY, make_engine
 from identity_service.storage.records import (
     EnrollmentRecord,
@@ -49,6 +47,8 @@ from identity_service.storage.tables import (
     TemplateChangeRow,
     TemplateRow,
 )
+from kernel.clock import from_us, to_us, utc_now
+from kernel.errors import StorageUnavailable
 
 AUDIT = AuditEventRow.__table__  # type: ignore[attr-defined]
 AUDIT_HEAD = AuditHeadRow.__table__  # type: ignore[attr-defined]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import grpc
 
-from identity_service.audit.log import AuditLog
-from identity_service.audit.model import ActorType, AuditEvent, Checkpoint, Outcome
-from identity_service.errors import AuditEventNotFound, FieldInvalid
+from auditlog.log import AuditLog
+from auditlog.model import ActorType, AuditEvent, Checkpoint, Outcome
+from auditlog.ports import AuditFilter
 from identity_service.settings import Settings
-from identity_service.storage.base import AuditFilter, Store
+from identity_service.storage.base import Store
 from identity_service.transport.convert import from_timestamp, timestamp
 from identity_service.validation import decode_page_token, page_of, page_size
+from kernel.errors import AuditEventNotFound, FieldInvalid
 from likeness.audit.v1 import audit_service_pb2 as pb
 from likeness.audit.v1 import audit_service_pb2_grpc as pb_grpc
 

@@ -8,8 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from identity_service.errors import CallerRoleDenied, CallerUnauthenticated
 from identity_service.settings import CallerEntry
+from kernel.errors import CallerRoleDenied, CallerUnauthenticated
 
 
 class Role(StrEnum):

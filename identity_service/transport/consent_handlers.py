@@ -11,13 +11,13 @@ import grpc
 from consent.model import Audience, CameoPolicy, ContentCategory, Decision, DenyReason, Grant, GrantState
 from consent.ports import Edge
 from consent.service import ConsentService, EdgeChange
-from identity_service.clock import utc_now
-from identity_service.errors import FieldInvalid, FieldMissing
 from identity_service.settings import Settings
 from identity_service.signing import Keyring
 from identity_service.transport.convert import from_timestamp, service_actor, timestamp
 from identity_service.transport.interceptor import current_call
 from identity_service.validation import decode_page_token, page_of, page_size, subject_id
+from kernel.clock import utc_now
+from kernel.errors import FieldInvalid, FieldMissing
 from likeness.consent.v1 import consent_service_pb2 as pb
 from likeness.consent.v1 import consent_service_pb2_grpc as pb_grpc
 

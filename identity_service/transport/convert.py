@@ -7,9 +7,9 @@ from datetime import datetime
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from identity_service.audit.model import Actor, ActorType
-from identity_service.clock import from_us, to_us
+from auditlog.model import Actor, ActorType
 from identity_service.transport.interceptor import current_call
+from kernel.clock import from_us, to_us
 
 
 def timestamp(moment: datetime | None) -> Timestamp | None:

@@ -8,7 +8,6 @@ import grpc
 
 from identity_service.enroll_recording import RecordingEnrollment
 from identity_service.enrollment import EnrollmentService, EnrollmentView
-from identity_service.errors import FieldInvalid, FieldMissing, ModelsUnavailable, RecordingTooLarge
 from identity_service.likeness import LikenessService, MediaKind, Verdict
 from identity_service.settings import Settings
 from identity_service.storage.records import EnrollmentStatus
@@ -19,6 +18,7 @@ from identity_service.validation import (
     page_size,
     subject_id,
 )
+from kernel.errors import FieldInvalid, FieldMissing, ModelsUnavailable, RecordingTooLarge
 from likeness.identity.v1 import identity_service_pb2 as pb
 from likeness.identity.v1 import identity_service_pb2_grpc as pb_grpc
 

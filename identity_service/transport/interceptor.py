@@ -13,7 +13,6 @@ import grpc
 import structlog
 
 from identity_service import metrics
-from identity_service.errors import DeadlineExceeded, DomainError
 from identity_service.transport.auth import (
     PUBLIC_PREFIXES,
     Caller,
@@ -21,6 +20,7 @@ from identity_service.transport.auth import (
     authorize,
 )
 from identity_service.transport.status import domain_status, internal_status, with_trailer
+from kernel.errors import DeadlineExceeded, DomainError
 
 log = structlog.get_logger("identity_service.rpc")
 

@@ -7,7 +7,7 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from identity_service.errors import DomainError, ErrorKind
+from kernel.errors import DomainError, ErrorKind
 
 ERROR_DOMAIN = "likeness.example.com"
 

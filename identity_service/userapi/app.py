@@ -19,20 +19,10 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from auditlog.model import Actor, ActorType, Outcome
+from auditlog.ports import AuditFilter
 from consent.model import GrantState
 from identity_service import metrics
-from identity_service.audit.model import Actor, ActorType, Outcome
-from identity_service.clock import utc_now
-from identity_service.errors import (
-    ConfirmationRequired,
-    DomainError,
-    EnrollmentNotFound,
-    FieldInvalid,
-    NotOwner,
-    PolicyConflict,
-    RateLimited,
-)
-from identity_service.storage.base import AuditFilter
 from identity_service.userapi import problems
 from identity_service.userapi.auth import UserPrincipal, UserTokenVerifier
 from identity_service.userapi.ratelimit import RateLimiter
@@ -58,6 +48,16 @@ from identity_service.userapi.schemas import (
 )
 from identity_service.validation import decode_page_token, page_of, page_size
 from identity_service.wiring import App
+from kernel.clock import utc_now
+from kernel.errors import (
+    ConfirmationRequired,
+    DomainError,
+    EnrollmentNotFound,
+    FieldInvalid,
+    NotOwner,
+    PolicyConflict,
+    RateLimited,
+)
 
 log = structlog.get_logger(__name__)
 

@@ -11,8 +11,8 @@ from typing import Any
 import jwt
 from jwt.algorithms import get_default_algorithms
 
-from identity_service.errors import UserTokenInvalid
 from identity_service.validation import SUBJECT_ID_RE
+from kernel.errors import UserTokenInvalid
 
 # What each algorithm family accepts as a key type, so a key can never be used under another
 # algorithm than the one it was made for (e.g. an RSA public key as an HMAC secret).

@@ -6,7 +6,7 @@ from http import HTTPStatus
 
 from pydantic import BaseModel, Field
 
-from identity_service.errors import DomainError, ErrorKind, PolicyConflict
+from kernel.errors import DomainError, ErrorKind, PolicyConflict
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://likeness.example.com/problems/"

@@ -9,7 +9,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from identity_service.errors import RateLimited
+from kernel.errors import RateLimited
 
 
 class RateLimiter:

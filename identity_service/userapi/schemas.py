@@ -6,8 +6,8 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from auditlog.model import AuditEvent
 from consent.model import Audience, CameoPolicy, ContentCategory, Grant, GrantState
-from identity_service.audit.model import AuditEvent
 from identity_service.validation import SUBJECT_ID_RE
 
 SUBJECT_ID_PATTERN = SUBJECT_ID_RE.pattern

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from identity_service.clock import utc_now
 from identity_service.storage.base import Store
 from identity_service.vault.vault import TemplateVault
+from kernel.clock import utc_now
 
 BATCH = 500
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from identity_service.audit import merkle
-from identity_service.audit.log import AuditLog, verify_log
-from identity_service.audit.model import ActorType, AuditDraft, Outcome
+from auditlog import merkle
+from auditlog.log import AuditLog, verify_log
+from auditlog.model import ActorType, AuditDraft, Outcome
+from auditlog.ports import AuditFilter
 from identity_service.signing import Keyring
-from identity_service.storage.base import AuditFilter
 from identity_service.storage.sql import SqlStore
 
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from auditlog.log import verify_log
+from auditlog.model import Actor, ActorType
+from auditlog.ports import AuditFilter
 from consent.model import Audience, CameoPolicy, Decision
 from consent.service import CheckOutcome
 from consent.tokens import keys_from_jwks, verify_use_token
-from identity_service.audit.log import verify_log
-from identity_service.audit.model import Actor, ActorType
-from identity_service.storage.base import AuditFilter
 from identity_service.storage.sql import SqlStore
 from identity_service.wiring import App, build_app
 from tests.conftest import test_settings

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from identity_service.clock import to_us
+from kernel.clock import to_us
 
 
 class ActorType(StrEnum):

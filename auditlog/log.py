@@ -17,18 +17,17 @@ import structlog
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from identity_service.audit import merkle
-from identity_service.audit.model import (
+from auditlog import merkle
+from auditlog.model import (
     AuditDraft,
     AuditEvent,
     Checkpoint,
     canonical_event,
     checkpoint_body,
 )
-from identity_service.clock import Clock, utc_now
-from identity_service.errors import CheckpointNotFound, StorageUnavailable, TreeSizeInvalid
-from identity_service.signing import Keyring
-from identity_service.storage.base import AuditTx, Store
+from auditlog.ports import AuditStore, AuditTx, CheckpointKeys
+from kernel.clock import Clock, utc_now
+from kernel.errors import CheckpointNotFound, StorageUnavailable, TreeSizeInvalid
 
 log = structlog.get_logger(__name__)
 
@@ -64,7 +63,8 @@ class AuditLog:
     MAX_GROUP = 512
     COMMIT_TIMEOUT_S = 30.0
 
-    def __init__(self, store: Store, keyring: Keyring, *, checkpoint_every: int, clock: Clock = utc_now) -> None:
+    def __init__(self, store: AuditStore, keyring: CheckpointKeys, *, checkpoint_every: int,
+                 clock: Clock = utc_now) -> None:
         self._store = store
         self._keyring = keyring
         self._every = checkpoint_every
@@ -254,7 +254,7 @@ class VerifyReport:
     problem: str = ""
 
 
-def verify_log(store: Store, keys: dict[str, Ed25519PublicKey], batch: int = 5000) -> VerifyReport:
+def verify_log(store: AuditStore, keys: dict[str, Ed25519PublicKey], batch: int = 5000) -> VerifyReport:
     """Recompute every leaf and the tree; check every checkpoint's signature and root."""
     with store.read() as tx:
         checkpoints = tx.all_checkpoints()
@@ -312,7 +312,7 @@ def _checkpoint_problem(cp: Checkpoint, keys: dict[str, Ed25519PublicKey]) -> st
     return ""
 
 
-def _iter_events(store: Store, batch: int) -> Iterator[AuditEvent]:
+def _iter_events(store: AuditStore, batch: int) -> Iterator[AuditEvent]:
     after = -1
     while True:
         with store.read() as tx:

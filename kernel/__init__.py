@@ -1,0 +1,1 @@
+"""What every package may import: domain errors, the clock, base64url."""
