@@ -15,6 +15,8 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY identity_service ./identity_service
+COPY kernel ./kernel
+COPY auditlog ./auditlog
 COPY consent ./consent
 COPY liveness ./liveness
 COPY likeness ./likeness

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import structlog
 from cryptography.exceptions import InvalidSignature
@@ -34,17 +34,18 @@ log = structlog.get_logger(__name__)
 
 A = TypeVar("A")
 R = TypeVar("R")
+TxT = TypeVar("TxT", bound=AuditTx)
 
 # Work for a group's write transaction: given the transaction and the arguments of every call
 # in the group that named this work, it reads what it needs and returns, per argument and in
 # order, the call's result and the audit event to append for it (None: nothing to append). A
 # result that is an exception is raised to that call alone.
-GroupWork = Callable[[AuditTx, Sequence[A]], Sequence[tuple[R | Exception, AuditDraft | None]]]
+GroupWork = Callable[[TxT, Sequence[A]], Sequence[tuple[R | Exception, AuditDraft | None]]]
 
 
 @dataclass(slots=True)
 class _Pending:
-    work: GroupWork[Any, Any]
+    work: GroupWork[Any, Any, Any]
     arg: Any
     done: threading.Event = field(default_factory=threading.Event)
     result: Any = None
@@ -56,14 +57,15 @@ def _append_only(_tx: AuditTx, drafts: Sequence[AuditDraft]) -> list[tuple[None,
     return [(None, draft) for draft in drafts]
 
 
-class AuditLog:
-    """The application's handle on the audit log."""
+class AuditLog(Generic[TxT]):
+    """The application's handle on the audit log, over a store whose transactions are ``TxT``:
+    work run in a group commit (``run_grouped``) gets that transaction, typed."""
 
     # Most drafts one group commit writes; more wait for the next transaction.
     MAX_GROUP = 512
     COMMIT_TIMEOUT_S = 30.0
 
-    def __init__(self, store: AuditStore, keyring: CheckpointKeys, *, checkpoint_every: int,
+    def __init__(self, store: AuditStore[TxT], keyring: CheckpointKeys, *, checkpoint_every: int,
                  clock: Clock = utc_now) -> None:
         self._store = store
         self._keyring = keyring
@@ -81,7 +83,7 @@ class AuditLog:
         assert event is not None
         return event
 
-    def run_grouped(self, work: GroupWork[A, R], arg: A) -> tuple[R, AuditEvent | None]:
+    def run_grouped(self, work: GroupWork[TxT, A, R], arg: A) -> tuple[R, AuditEvent | None]:
         """Run ``work`` for ``arg`` inside a write transaction shared with concurrent callers,
         append the event it returns in that transaction, and return both once it is durable.
 
@@ -124,8 +126,8 @@ class AuditLog:
                 for item in group:
                     item.done.set()
 
-    def _run_group(self, tx: AuditTx, group: list[_Pending]) -> None:
-        by_work: dict[GroupWork[Any, Any], list[_Pending]] = {}
+    def _run_group(self, tx: TxT, group: list[_Pending]) -> None:
+        by_work: dict[GroupWork[Any, Any, Any], list[_Pending]] = {}
         for item in group:
             by_work.setdefault(item.work, []).append(item)
         recorded: list[_Pending] = []
@@ -254,7 +256,7 @@ class VerifyReport:
     problem: str = ""
 
 
-def verify_log(store: AuditStore, keys: dict[str, Ed25519PublicKey], batch: int = 5000) -> VerifyReport:
+def verify_log(store: AuditStore[AuditTx], keys: dict[str, Ed25519PublicKey], batch: int = 5000) -> VerifyReport:
     """Recompute every leaf and the tree; check every checkpoint's signature and root."""
     with store.read() as tx:
         checkpoints = tx.all_checkpoints()
@@ -312,7 +314,7 @@ def _checkpoint_problem(cp: Checkpoint, keys: dict[str, Ed25519PublicKey]) -> st
     return ""
 
 
-def _iter_events(store: AuditStore, batch: int) -> Iterator[AuditEvent]:
+def _iter_events(store: AuditStore[AuditTx], batch: int) -> Iterator[AuditEvent]:
     after = -1
     while True:
         with store.read() as tx:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from auditlog.model import AuditEvent, Checkpoint, Outcome
 
@@ -66,12 +66,17 @@ class AuditTx(Protocol):
     def list_checkpoints(self, *, after_size: int, limit: int) -> list[Checkpoint]: ...
 
 
-class AuditStore(Protocol):
+# The transaction a store hands out: at least an AuditTx, often more (the application's store
+# holds every table), so work run in a group commit can use the rest of it, typed.
+TxT_co = TypeVar("TxT_co", bound=AuditTx, covariant=True)
+
+
+class AuditStore(Protocol[TxT_co]):
     """Transactions over the audit table (a store may hold much else besides)."""
 
-    def write(self) -> AbstractContextManager[AuditTx]: ...
+    def write(self) -> AbstractContextManager[TxT_co]: ...
 
-    def read(self) -> AbstractContextManager[AuditTx]: ...
+    def read(self) -> AbstractContextManager[TxT_co]: ...
 
 
 class CheckpointKey(Protocol):

@@ -15,7 +15,7 @@ from auditlog.model import Actor, Outcome
 from identity_service import metrics
 from identity_service.inference.recording import RecordingAnalyzer
 from identity_service.likeness import LikenessService
-from identity_service.storage.base import Store
+from identity_service.storage.base import Store, Tx
 from identity_service.storage.records import (
     EnrollmentRecord,
     EnrollmentSessionRecord,
@@ -45,7 +45,7 @@ class EnrollOutcome:
 
 
 class RecordingEnrollment:
-    def __init__(self, store: Store, audit: AuditLog, analyzer: RecordingAnalyzer, likeness: LikenessService,
+    def __init__(self, store: Store, audit: AuditLog[Tx], analyzer: RecordingAnalyzer, likeness: LikenessService,
                  policy: LivenessPolicy, *, clock: Clock = utc_now) -> None:
         self._store = store
         self._audit = audit

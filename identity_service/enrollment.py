@@ -51,7 +51,7 @@ class EnrollmentView:
 class EnrollmentService:
     """Starts enrollment sessions and answers questions about enrollments."""
 
-    def __init__(self, store: Store, audit: AuditLog, *, session_ttl: timedelta, max_attempts: int = 0,
+    def __init__(self, store: Store, audit: AuditLog[Tx], *, session_ttl: timedelta, max_attempts: int = 0,
                  attempt_window: timedelta = timedelta(days=1), clock: Clock = utc_now) -> None:
         # Told of each erasure after it commits (the search index drops the subject at once).
         self.erased_listeners: list[Callable[[str], None]] = []

@@ -98,7 +98,7 @@ class _Probe:
 
 class LikenessService:
     def __init__(
-        self, store: Store, vault: TemplateVault, audit: AuditLog, biometrics: Biometrics, thresholds: Thresholds,
+        self, store: Store, vault: TemplateVault, audit: AuditLog[Tx], biometrics: Biometrics, thresholds: Thresholds,
         *, clock: Clock = utc_now,
     ) -> None:
         self._store = store

@@ -17,7 +17,7 @@ from identity_service.enrollment import EnrollmentService
 from identity_service.settings import Settings
 from identity_service.signing import Keyring
 from identity_service.storage import migrate
-from identity_service.storage.base import Store
+from identity_service.storage.base import Store, Tx
 from identity_service.storage.sql import SqlStore
 from identity_service.vault.keys import FileKeyring, KeyEncryptionKeys, keyring_from_env
 from identity_service.vault.vault import TemplateVault
@@ -42,7 +42,7 @@ class App:
     settings: Settings
     store: Store
     keyring: Keyring
-    audit: AuditLog
+    audit: AuditLog[Tx]
     enrollments: EnrollmentService
     consent: ConsentService
     vault: TemplateVault
@@ -160,7 +160,7 @@ def build_app(
         work: Callable[[ConsentTx, Sequence[A]], Sequence[tuple[R | Exception, AuditDraft | None]]], arg: A,
     ) -> R:
         # The group's SQL transaction is the ConsentTx the work reads through.
-        result, _ = audit.run_grouped(work, arg)  # type: ignore[arg-type]
+        result, _ = audit.run_grouped(work, arg)
         return result
 
     vault = TemplateVault(template_keys(settings))

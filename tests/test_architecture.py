@@ -128,3 +128,17 @@ def test_the_rules_see_a_violation() -> None:
     """The checker itself: a cycle and a forbidden import are found, so the tests above can fail."""
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert "grpc" in {name.split(".")[0] for name in _imports(ROOT / "identity_service" / "transport" / "server.py")}
+
+
+def test_every_package_is_installed_type_checked_and_copied_into_the_image() -> None:
+    """A new package that pyproject, mypy or the Dockerfile forgets works here (the tests run
+    from the checkout) and fails in the image."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    included = {name.rstrip("*") for name in project["tool"]["setuptools"]["packages"]["find"]["include"]}
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for package in (*PACKAGES, "likeness"):
+        assert package in included, package
+        assert f"COPY {package} ./{package}" in dockerfile, package
+    assert set(PACKAGES) <= set(project["tool"]["mypy"]["packages"])

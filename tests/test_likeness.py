@@ -107,7 +107,7 @@ def test_one_person_one_cameo(app: App) -> None:
     assert caught.value.reason == "ERROR_REASON_LIKENESS_TAKEN" and "obama" not in caught.value.message
     with app.store.read() as tx:
         assert tx.list_templates("barack2") == []
-        denied = [e for e in tx.list_audit(__import__("identity_service.storage.base", fromlist=["AuditFilter"])
+        denied = [e for e in tx.list_audit(__import__("auditlog.ports", fromlist=["AuditFilter"])
                                            .AuditFilter(subject_id="barack2"), after_sequence=None, limit=10)
                   if e.reason == "LIKENESS_TAKEN"]
     assert denied and denied[0].details["enrolled_subject"] == "obama"

@@ -8,7 +8,7 @@ from auditlog.log import AuditLog
 from auditlog.model import ActorType, AuditEvent, Checkpoint, Outcome
 from auditlog.ports import AuditFilter
 from identity_service.settings import Settings
-from identity_service.storage.base import Store
+from identity_service.storage.base import Store, Tx
 from identity_service.transport.convert import from_timestamp, timestamp
 from identity_service.validation import decode_page_token, page_of, page_size
 from kernel.errors import AuditEventNotFound, FieldInvalid
@@ -47,7 +47,7 @@ def checkpoint_message(cp: Checkpoint) -> pb.Checkpoint:
 
 
 class AuditHandlers(pb_grpc.AuditServiceServicer):
-    def __init__(self, store: Store, audit: AuditLog, settings: Settings) -> None:
+    def __init__(self, store: Store, audit: AuditLog[Tx], settings: Settings) -> None:
         self._store = store
         self._audit = audit
         self._settings = settings
