@@ -30,6 +30,19 @@ class RevocationEntry:
     revoke_time: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class OwnerErasure:
+    """What erasing a person removed from the consent tables."""
+
+    policy: bool  # a policy (and its block list) was deleted
+    grants: int  # grants the person had given, deleted
+    relationships: int  # edges from or to the person, deleted
+
+    @property
+    def anything(self) -> bool:
+        return self.policy or self.grants > 0 or self.relationships > 0
+
+
 class ConsentTx(Protocol):
     def get_policy(self, owner_id: str) -> CameoPolicy | None: ...
 
@@ -76,6 +89,12 @@ class ConsentTx(Protocol):
         ...
 
     def list_revocations(self, *, since_cursor: int, limit: int) -> list[RevocationEntry]: ...
+
+    def erase_owner(self, owner_id: str) -> OwnerErasure:
+        """Delete the person's policy and block list, every grant they gave and every
+        relationship edge from or to them. Revocation of tokens already issued is the caller's:
+        one owner-wide entry in the feed (``add_revocation("", owner_id, ...)``)."""
+        ...
 
 
 class ConsentStore(Protocol):

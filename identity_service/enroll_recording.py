@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy.exc import IntegrityError
@@ -46,13 +46,19 @@ class EnrollOutcome:
 
 class RecordingEnrollment:
     def __init__(self, store: Store, audit: AuditLog[Tx], analyzer: RecordingAnalyzer, likeness: LikenessService,
-                 policy: LivenessPolicy, *, clock: Clock = utc_now) -> None:
+                 policy: LivenessPolicy, *, replay_window: timedelta = timedelta(hours=24),
+                 clock: Clock = utc_now) -> None:
         self._store = store
         self._audit = audit
         self.analyzer = analyzer
         self._likeness = likeness
         self.policy = policy
         self._clock = clock
+        # How long an upload's SHA-256 is kept to refuse the same bytes again. Only the hash and
+        # its time are kept (no subject, nothing biometric), so an erasure leaves nothing of the
+        # person in it, and it is forgotten after this window: a recording replayed later still
+        # has to say its new session's digits (p <= 1e-4, liveness.digits).
+        self._replay_window = replay_window
 
     def begin(self, session_id: str, *, actor: Actor) -> EnrollmentSessionRecord:
         """Consume the session: from here on it is used, whatever the upload's outcome."""
@@ -86,7 +92,7 @@ class RecordingEnrollment:
         digest = hashlib.sha256(video + (audio or b"")).hexdigest()
         try:
             with self._store.write() as tx:
-                fresh_hash = tx.claim_media_hash(digest)
+                fresh_hash = tx.claim_media_hash(digest, self._clock(), self._replay_window)
         except IntegrityError:
             fresh_hash = False  # the same recording, uploaded concurrently
         if not fresh_hash:

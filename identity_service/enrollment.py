@@ -25,7 +25,6 @@ from kernel.errors import (
     EnrollmentAlreadyActive,
     EnrollmentAttemptsExhausted,
     EnrollmentNotFound,
-    SubjectNotFound,
 )
 from liveness.challenge import Challenge, new_challenge
 
@@ -141,22 +140,31 @@ class EnrollmentService:
         return [self._view(r) for r in records]
 
     def delete_subject(self, subject_id: str, *, actor: Actor) -> int:
-        """Erase every row about the subject and the payload of its audit events, in one
-        transaction; the log keeps a hashed marker of the erasure. Returns templates destroyed."""
+        """Erase the person, in one transaction: enrollment, sessions and templates (their data
+        key too: crypto-shredding), their cameo policy and block list, every grant they gave,
+        their relationship edges, and the payload of their audit events (the log keeps a hashed
+        marker of the erasure). Every use token issued for them stops verifying offline: one
+        owner-wide entry goes into the revocation feed. Allowed whatever is left of the person,
+        and idempotent: erasing again, or someone never seen, succeeds with nothing destroyed.
+        Returns the number of templates destroyed."""
+        now = self._clock()
         with self._store.write() as tx:
-            record = tx.get_enrollment(subject_id)
-            if record is None:
-                raise SubjectNotFound(subject_id)
-            tx.delete_subject(subject_id)
+            had_enrollment = tx.get_enrollment(subject_id) is not None
+            templates = tx.delete_subject(subject_id)
+            consent = tx.erase_owner(subject_id)
+            if had_enrollment or consent.anything:
+                tx.add_revocation("", subject_id, now)
             redacted = self._audit.redact_subject(tx, subject_id)
             self._audit.record(tx, actor.draft(
                 "identity.subject.erase", Outcome.SUCCESS, subject_id=erased_subject_marker(subject_id),
-                details={"audit_events_redacted": str(redacted),
-                         "templates_destroyed": str(len(record.template_models))}))
-        log.info("subject_erased", subject_id=subject_id, audit_events_redacted=redacted)
+                details={"audit_events_redacted": str(redacted), "templates_destroyed": str(templates),
+                         "grants_revoked": str(consent.grants), "relationships_removed": str(consent.relationships),
+                         "policy_removed": str(consent.policy).lower()}))
+        log.info("subject_erased", subject_id=subject_id, audit_events_redacted=redacted, templates=templates,
+                 grants=consent.grants)
         for listener in self.erased_listeners:
             listener(subject_id)
-        return len(record.template_models)
+        return templates
 
     def _view(self, record: EnrollmentRecord) -> EnrollmentView:
         expired = (

@@ -163,6 +163,11 @@ class Settings(BaseSettings):
     enroll_max_bytes: int = Field(
         default=50 * 1024 * 1024, ge=1024, description="Largest enrollment upload (video and audio together)."
     )
+    enroll_replay_window_seconds: int = Field(
+        default=86_400, ge=0,
+        description="How long an enrollment upload's SHA-256 is kept to refuse the same bytes again "
+        "(RECORDING_REPLAYED). Only the hash and its time are kept: no subject id, nothing biometric.",
+    )
     enroll_min_seconds: float = Field(default=3.0, gt=0, description="Shortest enrollment recording.")
     enroll_max_seconds: float = Field(default=30.0, gt=0, description="Longest enrollment recording.")
     enroll_max_pixels: int = Field(

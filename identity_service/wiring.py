@@ -180,7 +180,8 @@ def build_app(
     if likeness is not None and analyzer is not None:
         from identity_service.enroll_recording import RecordingEnrollment
 
-        enroller = RecordingEnrollment(sql, audit, analyzer, likeness, liveness_policy(settings))
+        enroller = RecordingEnrollment(sql, audit, analyzer, likeness, liveness_policy(settings),
+                                       replay_window=timedelta(seconds=settings.enroll_replay_window_seconds))
     enrollments = EnrollmentService(
         sql, audit, session_ttl=timedelta(seconds=settings.enrollment_session_ttl_seconds),
         max_attempts=settings.enrollment_max_attempts,

@@ -110,7 +110,7 @@ def test_deleting_a_subject_destroys_its_data_key_and_rows(store: SqlStore) -> N
         tx.put_subject_key(key_record)
         tx.replace_templates("alice", [v.seal(dek, TemplateBinding("t1", "alice", "face", "m", "1"), unit(3), NOW)])
     with store.write() as tx:
-        tx.delete_subject("alice")
+        assert tx.delete_subject("alice") == 1  # templates destroyed
     with store.read() as tx:
         assert tx.get_subject_key("alice") is None and tx.list_templates("alice") == []
         assert "alice" in {s for s, _ in tx.template_changes_since(0)}

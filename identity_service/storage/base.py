@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from auditlog.ports import AuditTx
@@ -54,12 +54,14 @@ class IdentityTx(Protocol):
         """When the subject's sessions that started after ``since`` started, oldest first."""
         ...
 
-    def claim_media_hash(self, media_sha256: str) -> bool:
-        """Record an uploaded recording's hash; False when it was recorded before."""
+    def claim_media_hash(self, media_sha256: str, now: datetime, keep: timedelta) -> bool:
+        """Record an uploaded recording's hash at ``now``; False when it was recorded within
+        ``keep`` before. Hashes older than ``keep`` are forgotten."""
         ...
 
     def delete_subject(self, subject_id: str) -> int:
-        """Remove every row about the subject; returns how many rows went."""
+        """Remove the subject's enrollment, sessions, templates and data key (crypto-shredding
+        what any copy of a template holds); returns how many templates went."""
         ...
 
 

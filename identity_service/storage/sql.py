@@ -7,7 +7,7 @@ import json
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -21,7 +21,7 @@ from auditlog.merkle import pack_frontier, unpack_frontier
 from auditlog.model import ActorType, AuditEvent, Checkpoint, Outcome
 from auditlog.ports import AuditFilter
 from consent.model import Audience, CameoPolicy, ContentCategory, Grant, GrantState, PermissionFacts
-from consent.ports import Edge, RevocationEntry
+from consent.ports import Edge, OwnerErasure, RevocationEntry
 from identity_service.storage.engine import READONLY, make_engine
 from identity_service.storage.records import (
     EnrollmentRecord,
@@ -151,7 +151,8 @@ class SqlTx:
         return [from_us(us) for us in rows]
 
     def delete_subject(self, subject_id: str) -> int:
-        removed = 0
+        templates = len(self.session.exec(
+            select(TemplateRow.template_id).where(col(TemplateRow.subject_id) == subject_id)).all())
         for table, column in (
             (EnrollmentSessionRow, EnrollmentSessionRow.subject_id),
             (EnrollmentRow, EnrollmentRow.subject_id),
@@ -160,18 +161,15 @@ class SqlTx:
             # replica lagging behind) can no longer be decrypted. Crypto-shredding.
             (SubjectKeyRow, SubjectKeyRow.subject_id),
         ):
-            result = self.session.exec(
-                delete(table).where(col(column) == subject_id)
-            )
-            removed += int(result.rowcount)
+            self.session.exec(delete(table).where(col(column) == subject_id))
         self.add_template_change(subject_id)
-        return removed
+        return templates
 
-    def claim_media_hash(self, media_sha256: str) -> bool:
-        """Record a recording's hash; False when it was recorded before."""
+    def claim_media_hash(self, media_sha256: str, now: datetime, keep: timedelta) -> bool:
+        self.session.exec(delete(EnrollmentMediaRow).where(col(EnrollmentMediaRow.create_us) < to_us(now - keep)))
         if self.session.get(EnrollmentMediaRow, media_sha256) is not None:
             return False
-        self.session.add(EnrollmentMediaRow(media_sha256=media_sha256, create_us=to_us(utc_now())))
+        self.session.add(EnrollmentMediaRow(media_sha256=media_sha256, create_us=to_us(now)))
         self.session.flush()
         return True
 
@@ -507,6 +505,20 @@ class SqlTx:
         )
         self.session.flush()
         return cursor
+
+    def erase_owner(self, owner_id: str) -> OwnerErasure:
+        policy = self.session.exec(delete(CameoPolicyRow).where(col(CameoPolicyRow.owner_id) == owner_id))
+        self.session.exec(delete(BlockRow).where(col(BlockRow.owner_id) == owner_id))
+        grants = self.session.exec(delete(GrantRow).where(col(GrantRow.owner_id) == owner_id))
+        # Edges become tombstones (ids and version, no friendship), as a sync's delete leaves
+        # them: a late sync of an older version must not bring a friendship back.
+        edges = self.session.exec(
+            update(RelationshipRow)
+            .where(or_(col(RelationshipRow.from_id) == owner_id, col(RelationshipRow.to_id) == owner_id))
+            .where(col(RelationshipRow.present).is_(True))
+            .values(present=False))
+        return OwnerErasure(policy=int(policy.rowcount) > 0, grants=int(grants.rowcount),
+                            relationships=int(edges.rowcount))
 
     def list_revocations(self, *, since_cursor: int, limit: int) -> list[RevocationEntry]:
         query = (

@@ -323,7 +323,8 @@ def create_user_api(app: App, verifier: UserTokenVerifier, limiter: RateLimiter 
         return UsePage(uses=[use_out(e) for e in page], next_page_token=token)
 
     @api.delete("/v1/subjects/{subject_id}/enrollment", response_model=ErasureOut, tags=["erasure"],
-                summary="Erase my enrollment and biometric data. Irreversible.", responses=_errors(404))
+                summary="Erase me: enrollment, biometric data, cameo policy, grants and relationships. Every token "
+                        "issued for me is revoked. Irreversible; erasing again succeeds.", responses=_errors())
     def erase(
         subject: Owner, who: UserActor,
         confirm: Annotated[str, Query(max_length=64, description="Your subject id, typed back to confirm.")] = "",

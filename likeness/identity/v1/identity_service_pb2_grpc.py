@@ -117,7 +117,9 @@ class IdentityServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DeleteSubject(self, request, context):
-        """Erases a subject: templates, keys and sessions. Irreversible.
+        """Erases a subject: enrollment, sessions, templates and their key, cameo policy, grants given
+        and relationships; every use token issued for them is revoked (one owner-wide entry in the
+        revocation feed). Irreversible and idempotent: erasing again succeeds with nothing destroyed.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
