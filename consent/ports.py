@@ -46,8 +46,10 @@ class OwnerErasure:
 class ConsentTx(Protocol):
     def get_policy(self, owner_id: str) -> CameoPolicy | None: ...
 
-    def put_policy(self, policy: CameoPolicy) -> None:
-        """Insert or replace, block list included; policy.version is stored as given."""
+    def put_policy(self, policy: CameoPolicy, *, expected_version: int) -> bool:
+        """Insert or replace, block list included, only if the stored version is still
+        ``expected_version`` (0: none stored); policy.version is stored as given. False, and
+        nothing written, when another writer changed the policy first."""
         ...
 
     def get_blocked(self, owner_id: str) -> frozenset[str]: ...
@@ -69,7 +71,7 @@ class ConsentTx(Protocol):
     ) -> list[Grant]: ...
 
     def set_grant_revoked(self, owner_id: str, grant_id: str, revoke_time: datetime) -> bool:
-        """Mark revoked if not already; False if it was."""
+        """Mark revoked if not already, in one statement; False if it was (a concurrent revoke)."""
         ...
 
     def grants_for(self, owner_id: str, requester_id: str) -> list[Grant]:

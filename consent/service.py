@@ -100,7 +100,8 @@ class ConsentService:
             if etag and etag != str(old.version):
                 raise PolicyConflict(policy.owner_id)
             new = replace(policy, version=old.version + 1, update_time=now)
-            tx.put_policy(new)
+            if not tx.put_policy(new, expected_version=old.version):
+                raise PolicyConflict(policy.owner_id)  # another change landed since the read above
             narrowed = narrows(old, new)
             if narrowed:
                 tx.add_revocation("", new.owner_id, now)
@@ -163,7 +164,8 @@ class ConsentService:
             state = grant.state(now)
             if state != GrantState.ACTIVE:
                 raise GrantNotActive(grant.name, state.value)
-            tx.set_grant_revoked(owner_id, grant_id, now)
+            if not tx.set_grant_revoked(owner_id, grant_id, now):  # a concurrent revoke won
+                raise GrantNotActive(grant.name, GrantState.REVOKED.value)
             tx.add_revocation(grant.name, owner_id, now)
             self._audit(tx, actor, action="consent.grant.revoke", outcome="success", subject_id=owner_id,
                         details={"grant": grant.name})

@@ -14,7 +14,7 @@ import structlog
 from sqlalchemy import bindparam, delete, func, insert, or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import Session, col, select, text
 
 from auditlog.merkle import pack_frontier, unpack_frontier
@@ -352,21 +352,34 @@ class SqlTx:
         row = self.session.get(CameoPolicyRow, owner_id)
         return None if row is None else _policy(owner_id, row, self.get_blocked(owner_id))
 
-    def put_policy(self, policy: CameoPolicy) -> None:
-        row = self.session.get(CameoPolicyRow, policy.owner_id) or CameoPolicyRow(
-            owner_id=policy.owner_id, audience="", refused_categories="", instructions="", update_us=0, version=0
-        )
-        row.audience = policy.audience.value
-        row.refused_categories = ",".join(sorted(c.value for c in policy.refused_categories))
-        row.instructions = policy.instructions
-        row.public_figure = policy.public_figure
-        row.update_us = to_us(policy.update_time) if policy.update_time else 0
-        row.version = policy.version
-        self.session.add(row)
+    def put_policy(self, policy: CameoPolicy, *, expected_version: int) -> bool:
+        values: dict[str, Any] = {"audience": policy.audience.value,
+                  "refused_categories": ",".join(sorted(c.value for c in policy.refused_categories)),
+                  "instructions": policy.instructions, "public_figure": policy.public_figure,
+                  "update_us": to_us(policy.update_time) if policy.update_time else 0, "version": policy.version}
+        if expected_version == 0 and self.session.get(CameoPolicyRow, policy.owner_id) is None:
+            # The first policy: an insert, which a concurrent first insert makes fail on the key
+            # (inside a savepoint, so this transaction goes on and reports the conflict).
+            try:
+                with self.session.begin_nested():
+                    self.session.add(CameoPolicyRow(owner_id=policy.owner_id, **values))
+            except IntegrityError:
+                return False
+        else:
+            # Compare and set in one statement: under READ COMMITTED a concurrent writer's update
+            # is waited for and then re-checked against the version, so exactly one of them wins.
+            written = self.session.exec(
+                update(CameoPolicyRow)
+                .where(col(CameoPolicyRow.owner_id) == policy.owner_id, col(CameoPolicyRow.version) == expected_version)
+                .values(**values))
+            if int(written.rowcount) != 1:
+                return False
+            self.session.expire_all()
         self.session.exec(delete(BlockRow).where(col(BlockRow.owner_id) == policy.owner_id))
         for blocked in sorted(policy.blocked_ids):
             self.session.add(BlockRow(owner_id=policy.owner_id, blocked_id=blocked))
         self.session.flush()
+        return True
 
     def permission_facts(self, owner_id: str, requester_id: str) -> PermissionFacts:
         return self.permission_facts_many([(owner_id, requester_id)])[0]

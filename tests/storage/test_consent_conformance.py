@@ -24,14 +24,22 @@ def test_policy_round_trip_with_block_list(store: SqlStore) -> None:
                          frozenset({ContentCategory.POLITICAL, ContentCategory.SEXUAL}), "no hats", True, T0, 3)
     with store.write() as tx:
         assert tx.get_policy("alice") is None
-        tx.put_policy(policy)
+        assert tx.put_policy(policy, expected_version=0)
     with store.write() as tx:
         assert tx.get_policy("alice") == policy
-        tx.put_policy(CameoPolicy("alice", Audience.PUBLIC, frozenset({"dan"}), update_time=T0, version=4))
+        assert tx.put_policy(CameoPolicy("alice", Audience.PUBLIC, frozenset({"dan"}), update_time=T0, version=4),
+                             expected_version=3)
     with store.read() as tx:
         assert tx.get_blocked("alice") == {"dan"}
         got = tx.get_policy("alice")
     assert got is not None and got.audience == Audience.PUBLIC and got.version == 4
+    # A writer that read an older version changes nothing, block list included.
+    with store.write() as tx:
+        assert not tx.put_policy(CameoPolicy("alice", Audience.NOBODY, update_time=T0, version=4), expected_version=3)
+        assert not tx.put_policy(CameoPolicy("alice", Audience.NOBODY, update_time=T0, version=1), expected_version=0)
+    with store.read() as tx:
+        got = tx.get_policy("alice")
+        assert got is not None and got.audience == Audience.PUBLIC and tx.get_blocked("alice") == {"dan"}
 
 
 def test_grants_states_paging_and_single_revoke(store: SqlStore) -> None:
@@ -112,9 +120,9 @@ def test_facts_for_many_pairs_match_one_pair_at_a_time(store: SqlStore) -> None:
     order, with reading each pair alone: policies, blocks, both edge directions, grants."""
     with store.write() as tx:
         tx.put_policy(CameoPolicy("alice", Audience.FRIENDS, frozenset({"mallory"}),
-                                  frozenset({ContentCategory.VIOLENT}), "no hats", False, T0, 2))
-        tx.put_policy(CameoPolicy("zed", Audience.NOBODY, update_time=T0, version=1))
-        tx.put_policy(CameoPolicy("pub", Audience.PUBLIC, update_time=T0, version=1))
+                                  frozenset({ContentCategory.VIOLENT}), "no hats", False, T0, 2), expected_version=0)
+        tx.put_policy(CameoPolicy("zed", Audience.NOBODY, update_time=T0, version=1), expected_version=0)
+        tx.put_policy(CameoPolicy("pub", Audience.PUBLIC, update_time=T0, version=1), expected_version=0)
         tx.upsert_edge(Edge("alice", "bob", 1), present=True)
         tx.upsert_edge(Edge("bob", "alice", 1), present=True)
         tx.upsert_edge(Edge("cat", "alice", 1), present=True)
