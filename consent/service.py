@@ -29,7 +29,7 @@ from consent.model import (
 )
 from consent.ports import ConsentAuditor, ConsentStore, ConsentTx, Edge, GroupedWriter, RevocationEntry
 from consent.tokens import Signer, issue_use_token, new_claims
-from kernel.clock import Clock, utc_now
+from kernel.clock import Clock, in_range, utc_now
 from kernel.errors import FieldInvalid, GrantNotActive, GrantNotFound, PolicyConflict
 
 log = structlog.get_logger(__name__)
@@ -68,6 +68,11 @@ def narrows(old: CameoPolicy, new: CameoPolicy) -> bool:
         or new.instructions != old.instructions
         or (new.audience != old.audience and new.audience != Audience.PUBLIC and old.audience != Audience.NOBODY)
     )
+
+
+# The range a grant's start and end may take (stored as microseconds since 1970).
+EARLIEST_GRANT_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_GRANT_TIME = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 class ConsentService:
@@ -126,6 +131,11 @@ class ConsentService:
             raise FieldInvalid("grant.audience", "an audience grant is for FRIENDS or PUBLIC")
         if grantee_id == owner_id:
             raise FieldInvalid("grant.grantee_id", "an owner needs no grant for themselves")
+        for field, moment in (("grant.start_time", start_time), ("grant.end_time", end_time)):
+            # Stored as microseconds since 1970: a time the calendar cannot hold in UTC (year 1 at
+            # +14:00 is year 0) would be stored and then fail every read of the owner's grants.
+            if moment is not None and not in_range(moment, earliest=EARLIEST_GRANT_TIME, latest=LATEST_GRANT_TIME):
+                raise FieldInvalid(field, "must be between 1970-01-01 and 9999-01-01 UTC")
         start = start_time or now
         if end_time is not None and (end_time <= start or end_time <= now):
             raise FieldInvalid("grant.end_time", "must be after start_time and in the future")
@@ -208,14 +218,31 @@ class ConsentService:
     ) -> list[tuple[CheckOutcome | Exception, AuditDraft | None]]:
         """Decide a group of checks from one read; runs inside the group's transaction."""
         now = self._clock()
-        all_facts = tx.permission_facts_many([(r.owner_id, r.requester_id) for r in requests])
+        try:
+            all_facts: list[PermissionFacts | Exception] = list(
+                tx.permission_facts_many([(r.owner_id, r.requester_id) for r in requests]))
+        except Exception:
+            # One owner's data the group read could not take must not fail the others' checks:
+            # read each pair alone, and let only the pair that fails fail.
+            log.warning("permission_group_read_failed", checks=len(requests))
+            all_facts = [self._facts_alone(tx, r) for r in requests]
         decided: list[tuple[CheckOutcome | Exception, AuditDraft | None]] = []
         for request, facts in zip(requests, all_facts, strict=True):
+            if isinstance(facts, Exception):
+                decided.append((facts, None))
+                continue
             try:
                 decided.append(self._decide_one(request, facts, now))
             except Exception as exc:  # that caller gets it; the rest of the group goes on
                 decided.append((exc, None))
         return decided
+
+    @staticmethod
+    def _facts_alone(tx: ConsentTx, request: _CheckRequest) -> PermissionFacts | Exception:
+        try:
+            return tx.permission_facts(request.owner_id, request.requester_id)
+        except Exception as exc:
+            return exc
 
     def _decide_one(
         self, request: _CheckRequest, facts: PermissionFacts, now: datetime

@@ -52,8 +52,8 @@ def test_eight_updates_with_one_etag_one_wins(app: App) -> None:
         owner = f"owner{round_}"
         read = app.consent.get_policy(owner)
         audiences = [Audience.PUBLIC, Audience.FRIENDS, Audience.APPROVED, Audience.NOBODY] * 2
-        results = together([lambda a=a: app.consent.update_policy(replace(read, audience=a), etag=str(read.version),
-                                                                   actor=OWNER) for a in audiences])
+        results = together([lambda a=a, r=read: app.consent.update_policy(replace(r, audience=a), etag=str(r.version),
+                                                                           actor=OWNER) for a in audiences])
         winners = [r for r in results if isinstance(r, CameoPolicy)]
         assert len(winners) == 1, (round_, results)
         assert all(isinstance(r, PolicyConflict) for r in results if not isinstance(r, CameoPolicy)), results
@@ -94,3 +94,38 @@ def test_two_revocations_of_one_grant_one_succeeds(app: App) -> None:
     with app.store.read() as tx:
         feed = tx.list_revocations(since_cursor=0, limit=1000)
     assert len([e for e in feed if e.grant]) == ROUNDS  # one feed entry per grant, not two
+
+
+def test_one_owners_extreme_grant_times_fail_at_the_edge_and_no_one_elses_check(app: App) -> None:
+    """A grant starting at 0001-01-01T00:00+14:00 (year 0 in UTC) used to be stored and then fail
+    every read of its owner's grants, and, checks being decided in groups, other owners' checks
+    too. It is refused at the edge now; and a row that holds such a value anyway (written before)
+    reads as the calendar's edge, so checks in the same groups all succeed."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from consent.model import Decision
+    from kernel.errors import FieldInvalid
+
+    for start, end in [(datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))), None),
+                       (None, datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-14)))),
+                       (datetime(1969, 12, 31, tzinfo=UTC), None)]:
+        with pytest.raises(FieldInvalid):
+            app.consent.create_grant("mallory", grantee_id="bob", audience=None, start_time=start, end_time=end,
+                                     actor=OWNER)
+    grant = app.consent.create_grant("mallory", grantee_id="bob", audience=None, start_time=None, end_time=None,
+                                     actor=OWNER)
+    from identity_service.storage.tables import GrantRow
+
+    with app.store.write() as tx:  # as an older release could have stored it
+        row = tx.session.get(GrantRow, grant.grant_id)  # type: ignore[attr-defined]
+        row.start_us, row.end_us = -62_135_647_200_000_000, 253_402_351_199_000_000
+    app.consent.update_policy(CameoPolicy("alice", Audience.PUBLIC), etag="", actor=OWNER)
+    app.consent.update_policy(CameoPolicy("mallory", Audience.APPROVED), etag="", actor=OWNER)
+    checks = [lambda i=i: app.consent.check("alice", f"p{i}", purpose="t", categories=(), audience="svc",
+                                            actor=OWNER).result.decision for i in range(12)]
+    checks += [lambda: app.consent.check("mallory", "bob", purpose="t", categories=(), audience="svc",
+                                         actor=OWNER).result.decision] * 4
+    results = together(checks)
+    assert results[:12] == [Decision.ALLOW] * 12 and results[12:] == [Decision.ALLOW] * 4, results
+    assert [g.grant_id for g in app.consent.list_grants("mallory", state=None, after_grant_id="", limit=10)] == [
+        grant.grant_id]
