@@ -92,6 +92,10 @@ class ConsentTx(Protocol):
 
     def list_revocations(self, *, since_cursor: int, limit: int) -> list[RevocationEntry]: ...
 
+    def revocation_cursor(self) -> int:
+        """The feed's highest cursor committed (0 when empty)."""
+        ...
+
     def erase_owner(self, owner_id: str) -> OwnerErasure:
         """Delete the person's policy and block list, every grant they gave and every
         relationship edge from or to them. Revocation of tokens already issued is the caller's:

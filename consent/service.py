@@ -218,6 +218,10 @@ class ConsentService:
     ) -> list[tuple[CheckOutcome | Exception, AuditDraft | None]]:
         """Decide a group of checks from one read; runs inside the group's transaction."""
         now = self._clock()
+        # Read before the facts: a revocation committed after this read has a higher cursor and
+        # voids the tokens signed here, whether or not the facts read next saw it (the safe side);
+        # one committed before it is seen by the facts too.
+        cursor = tx.revocation_cursor()
         try:
             all_facts: list[PermissionFacts | Exception] = list(
                 tx.permission_facts_many([(r.owner_id, r.requester_id) for r in requests]))
@@ -232,7 +236,7 @@ class ConsentService:
                 decided.append((facts, None))
                 continue
             try:
-                decided.append(self._decide_one(request, facts, now))
+                decided.append(self._decide_one(request, facts, now, cursor))
             except Exception as exc:  # that caller gets it; the rest of the group goes on
                 decided.append((exc, None))
         return decided
@@ -245,7 +249,7 @@ class ConsentService:
             return exc
 
     def _decide_one(
-        self, request: _CheckRequest, facts: PermissionFacts, now: datetime
+        self, request: _CheckRequest, facts: PermissionFacts, now: datetime, cursor: int
     ) -> tuple[CheckOutcome, AuditDraft]:
         result = decide(request.owner_id, request.requester_id, request.categories, facts, now)
         grant = result.grant.name if result.grant else ""
@@ -256,7 +260,7 @@ class ConsentService:
                 requester=request.requester_id, ttl_seconds=self._ttl, grant=grant, purpose=request.purpose,
                 categories=[c.value for c in request.categories],
                 refused=[c.value for c in result.refused_categories], instructions=result.instructions,
-                now=now.timestamp(),
+                now=now.timestamp(), revocation_cursor=cursor,
             )
             outcome = CheckOutcome(result, issue_use_token(self._signer, claims), claims.jti,
                                    datetime.fromtimestamp(claims.exp, tz=UTC))

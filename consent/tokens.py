@@ -84,10 +84,14 @@ class UseClaims:
     cats: list[str] = field(default_factory=list)  # content categories asked for
     refused: list[str] = field(default_factory=list)  # categories the owner refuses
     instr: str = ""  # owner's instructions to the generator
+    # The revocation feed's highest cursor when the decision was read (-1: not given). Entries
+    # with a higher cursor were committed after the decision and void the token; entries up to
+    # it were seen by the decision. Exact, where whole-second times are not.
+    rc: int = -1
 
 
 REQUIRED = {"iss": str, "aud": str, "sub": str, "req": str, "iat": int, "nbf": int, "exp": int, "jti": str}
-OPTIONAL = {"grant": str, "purpose": str, "cats": list, "refused": list, "instr": str}
+OPTIONAL = {"grant": str, "purpose": str, "cats": list, "refused": list, "instr": str, "rc": int}
 
 
 _B64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -128,7 +132,7 @@ def _json_object(raw: bytes) -> dict[str, Any]:
 def new_claims(
     *, issuer: str, audience: str, owner: str, requester: str, ttl_seconds: int, grant: str = "",
     purpose: str = "", categories: Iterable[str] = (), refused: Iterable[str] = (), instructions: str = "",
-    now: float | None = None,
+    now: float | None = None, revocation_cursor: int = -1,
 ) -> UseClaims:
     if not 0 < ttl_seconds <= MAX_LIFETIME_SECONDS:
         raise ValueError(f"ttl must be 1..{MAX_LIFETIME_SECONDS} s")
@@ -136,7 +140,7 @@ def new_claims(
     return UseClaims(
         iss=issuer, aud=audience, sub=owner, req=requester, iat=issued, nbf=issued, exp=issued + ttl_seconds,
         jti=secrets.token_urlsafe(16), grant=grant, purpose=purpose, cats=sorted(categories),
-        refused=sorted(refused), instr=instructions,
+        refused=sorted(refused), instr=instructions, rc=revocation_cursor,
     )
 
 
@@ -170,19 +174,24 @@ class RevocationList:
         self.cursor = 0
         self._grants: set[str] = set()
         self._owner_before: dict[str, int] = {}
+        self._owner_cursor: dict[str, int] = {}
 
     def add(self, *, cursor: int, grant: str, owner_id: str, revoke_time_s: int) -> None:
         if grant:
             self._grants.add(grant)
         else:
             self._owner_before[owner_id] = max(self._owner_before.get(owner_id, 0), revoke_time_s)
+            self._owner_cursor[owner_id] = max(self._owner_cursor.get(owner_id, 0), cursor)
         self.cursor = max(self.cursor, cursor)
 
     def revokes(self, claims: UseClaims) -> bool:
         if claims.grant and claims.grant in self._grants:
             return True
-        # iat has one-second resolution: a token from the revocation's own second is void too
-        # (the safe side; the service re-checks on the next call anyway).
+        if claims.rc >= 0:
+            # The token names the feed position its decision saw: only later entries void it.
+            return self._owner_cursor.get(claims.sub, 0) > claims.rc
+        # A token without a cursor (issued before tokens carried one): iat has one-second
+        # resolution, so a token from the revocation's own second is void too (the safe side).
         before = self._owner_before.get(claims.sub)
         return before is not None and claims.iat <= before
 

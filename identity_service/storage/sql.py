@@ -533,6 +533,9 @@ class SqlTx:
         return OwnerErasure(policy=int(policy.rowcount) > 0, grants=int(grants.rowcount),
                             relationships=int(edges.rowcount))
 
+    def revocation_cursor(self) -> int:
+        return int(self.session.exec(select(func.max(RevocationRow.cursor))).one() or 0)
+
     def list_revocations(self, *, since_cursor: int, limit: int) -> list[RevocationEntry]:
         query = (
             select(RevocationRow)

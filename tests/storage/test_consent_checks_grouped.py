@@ -75,10 +75,10 @@ def test_a_check_that_fails_fails_alone(app: App, monkeypatch: pytest.MonkeyPatc
     real = app.consent._decide_one  # wrapped to break one owner's checks
     gate = threading.Barrier(6)
 
-    def broken_for_carol(request, facts, now):  # type: ignore[no-untyped-def]
+    def broken_for_carol(request, facts, now, *rest):  # type: ignore[no-untyped-def]
         if request.owner_id == "carol":
             raise RuntimeError("signing failed")
-        return real(request, facts, now)
+        return real(request, facts, now, *rest)
 
     monkeypatch.setattr(app.consent, "_decide_one", broken_for_carol)
 
@@ -104,3 +104,36 @@ def test_a_check_that_fails_fails_alone(app: App, monkeypatch: pytest.MonkeyPatc
     with app.store.read() as tx:
         events = tx.list_audit(AuditFilter(action="consent.permission.check"), after_sequence=None, limit=100)
     assert sorted(e.subject_id for e in events) == ["alice"] * 3  # nothing recorded for the failed ones
+
+
+def test_tokens_are_ordered_against_revocations_by_feed_cursor_not_by_second(app: App) -> None:
+    """A token issued right after a narrowing (in the same second) verifies offline, and one
+    issued right before it does not: the token names the feed position its decision saw. With
+    whole-second times the first was rejected as REVOKED although the server had said ALLOW
+    after the change. Frozen clock: everything here happens in one second."""
+    from datetime import UTC, datetime
+
+    from consent.tokens import RevocationList, TokenProblem, TokenRejected
+
+    frozen = datetime(2026, 12, 2, 10, 0, 0, tzinfo=UTC)
+    app.consent._clock = lambda: frozen  # a test double of the clock: one second for everything
+    app.consent.update_policy(CameoPolicy("alice", Audience.PUBLIC), etag="", actor=ACTOR)
+    before = app.consent.check("alice", "bob", purpose="t", categories=(), audience="video-gen", actor=ACTOR)
+    app.consent.update_policy(CameoPolicy("alice", Audience.PUBLIC, blocked_ids=frozenset({"mallory"})),
+                              etag="", actor=ACTOR)  # narrows: an owner-wide entry in the feed
+    after = app.consent.check("alice", "bob", purpose="t", categories=(), audience="video-gen", actor=ACTOR)
+    assert before.result.decision == after.result.decision == Decision.ALLOW
+    feed = RevocationList()
+    for entry in app.consent.list_revocations(0, 100):
+        feed.add(cursor=entry.cursor, grant=entry.grant, owner_id=entry.owner_id,
+                 revoke_time_s=int(entry.revoke_time.timestamp()))
+    keys = keys_from_jwks(json.dumps(app.keyring.jwks()))
+
+    def verify(token: str) -> None:
+        verify_use_token(token, keys, issuer=app.settings.token_issuer, audience="video-gen", owner="alice",
+                         revocations=feed, now=frozen.timestamp())
+
+    verify(after.token)
+    with pytest.raises(TokenRejected) as rejected:
+        verify(before.token)
+    assert rejected.value.problem == TokenProblem.REVOKED
