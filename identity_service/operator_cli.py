@@ -180,7 +180,7 @@ def audit_verify(as_json: bool, operator: str | None) -> None:
     """Recompute every leaf and the tree, check every checkpoint; exit 1 naming the first bad event."""
     with operator_app("audit verify", operator) as (app, _):
         started = time.perf_counter()
-        report = verify_log(app.store, app.keyring.verification_keys())
+        report = verify_log(app.store, app.keyring.checkpoint_keys())
         seconds = round(time.perf_counter() - started, 3)
         body = {
             "ok": report.ok, "events_checked": report.events_checked,
@@ -195,7 +195,9 @@ def audit_verify(as_json: bool, operator: str | None) -> None:
                 f"checkpoints verified in {seconds}s; {report.unsigned_tail} newest events not yet checkpointed"
             )
         else:
-            console.print(f"[red]FAILED[/red] first bad event: {report.first_bad_sequence}: {report.problem}")
+            where = (f"first bad event: {report.first_bad_sequence}: " if report.first_bad_sequence is not None
+                     else "")
+            console.print(f"[red]FAILED[/red] {where}{report.problem}")
         if not report.ok:
             sys.exit(1)
 

@@ -82,8 +82,15 @@ class Keyring:
         raise RuntimeError(f"keyring {self.path} has no active key: run `identity-service keys rotate`")
 
     def verification_keys(self) -> dict[str, Ed25519PublicKey]:
-        """Public keys trusted for verification: active and verify-only."""
+        """Public keys trusted to verify use tokens: active and verify-only."""
         return {k.kid: k.public for k in self._keys if k.status != KeyStatus.RETIRED}
+
+    def checkpoint_keys(self) -> dict[str, Ed25519PublicKey]:
+        """Public keys that verify audit checkpoints: every key the ring has held, retired ones
+        too. Retiring a key ends its use tokens (minutes long); the checkpoints it signed are the
+        log's history and must verify for the life of the log. A retired key signs nothing new
+        (only the active key signs), so what it verifies was signed before it was retired."""
+        return {k.kid: k.public for k in self._keys}
 
     def rotate(self) -> SigningKey:
         """Make a new active key; the previous active key becomes verify-only."""

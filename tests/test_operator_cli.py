@@ -86,6 +86,15 @@ def test_signing_key_rotation(tmp_path: Path) -> None:
     assert "private" not in json.dumps(after)
     assert run(tmp_path, "signing-keys", "retire", after[1]["kid"]).returncode == 1  # active
     assert run(tmp_path, "audit", "verify").returncode == 0
+    # Retiring the old key ends its use tokens, not the checkpoints it signed: the log verifies.
+    assert run(tmp_path, "signing-keys", "retire", after[0]["kid"]).returncode == 0
+    verified = run(tmp_path, "audit", "verify", "--json")
+    assert verified.returncode == 0 and json.loads(verified.stdout)["checkpoints_checked"] >= 1, verified.stdout
+    # A checkpoint signed by a key the ring never held is named by its size, not "event None".
+    keyring = tmp_path / "keys" / "signing.json"
+    keyring.rename(tmp_path / "elsewhere.json")
+    failed = run(tmp_path, "audit", "verify")
+    assert failed.returncode == 1 and "checkpoint at size" in failed.stdout and "None" not in failed.stdout, failed
 
 
 def test_tail_follow_prints_new_events_as_they_are_appended(tmp_path: Path) -> None:
