@@ -100,21 +100,23 @@ def test_serve_refuses_to_start_without_models_and_says_how_to_fix(tmp_path: Pat
     assert "identity-service models pull" in result.stderr
 
 
-def test_serve_refuses_an_altered_model_and_names_it(tmp_path: Path, model_dir: Path) -> None:
+@pytest.mark.parametrize("name", ["face_embedder/w600k_mbf.onnx", "face_landmarks/2d106det.onnx",
+                                  "face_antispoof/MiniFASNetV2.onnx", "speech_recognizer/model.bin"])
+def test_serve_refuses_an_altered_model_and_names_it(tmp_path: Path, model_dir: Path, name: str) -> None:
     farm = tmp_path / "models"
     for source in model_dir.rglob("*"):
         if source.is_file():
             target = farm / source.relative_to(model_dir)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.symlink(source, target)
-    altered = farm / "face_embedder" / "w600k_mbf.onnx"
+    altered = farm / name
     data = bytearray(altered.read_bytes())
     altered.unlink()
     data[len(data) // 2] ^= 0xFF
     altered.write_bytes(bytes(data))
     result = _serve(tmp_path, farm)
     assert result.returncode == 2
-    assert "face_embedder/w600k_mbf.onnx: altered" in result.stderr
+    assert f"{name}: altered" in result.stderr, result.stderr[-2000:]
 
 
 def test_models_cli_list_and_verify(tmp_path: Path, model_dir: Path) -> None:
