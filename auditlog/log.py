@@ -304,7 +304,7 @@ def verify_log(store: AuditStore[AuditTx], keys: dict[str, Ed25519PublicKey], ba
 def _checkpoint_problem(cp: Checkpoint, keys: dict[str, Ed25519PublicKey]) -> str:
     key = keys.get(cp.key_id)
     if key is None:
-        return f"signed by key {cp.key_id}, which this keyring has never held"
+        return f"signed by key {cp.key_id}, which is not among the checkpoint keys given"
     if cp.signed_body != checkpoint_body(cp.tree_size, cp.root_hash, cp.time, cp.key_id):
         return "signed body does not match its fields"
     try:

@@ -113,16 +113,21 @@ def test_a_forged_checkpoint_signature_fails(store: SqlStore, keyring: Keyring) 
     assert not report.ok and "bad signature" in report.problem
 
 
-def test_checkpoints_by_a_rotated_key_still_verify_until_retired(store: SqlStore, keyring: Keyring) -> None:
+def test_checkpoints_by_a_rotated_key_verify_after_it_is_retired(store: SqlStore, keyring: Keyring,
+                                                                  tmp_path: Path) -> None:
+    """Retiring a key ends its use tokens; the checkpoints it signed stay the log's history."""
     fill(store, keyring, 4, every=4)
     old = keyring.active().kid
     keyring.rotate()
     log = fill(store, keyring, 4, every=4)
     assert log.latest_checkpoint().key_id != old
-    assert verify_log(store, keyring.verification_keys()).ok
+    assert verify_log(store, keyring.checkpoint_keys()).ok
     keyring.retire(old)
-    report = verify_log(store, keyring.verification_keys())
-    assert not report.ok and "unknown or retired key" in report.problem
+    assert old not in keyring.verification_keys()  # no token of it verifies any more
+    assert verify_log(store, keyring.checkpoint_keys()).ok
+    stranger = Keyring.load_or_create(tmp_path / "other" / "signing.json")
+    report = verify_log(store, stranger.checkpoint_keys())
+    assert not report.ok and f"checkpoint at size 4: signed by key {old}" in report.problem
 
 
 def test_redaction_removes_payload_and_keeps_the_log_verifiable(store: SqlStore, keyring: Keyring) -> None:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
@@ -17,18 +15,9 @@ from auditlog.ports import AuditFilter
 from consent.model import Audience, CameoPolicy, Decision
 from consent.service import CheckOutcome
 from consent.tokens import keys_from_jwks, verify_use_token
-from identity_service.storage.sql import SqlStore
-from identity_service.wiring import App, build_app
-from tests.conftest import test_settings
+from identity_service.wiring import App
 
 ACTOR = Actor(ActorType.SERVICE, "video-gen")
-
-
-@pytest.fixture
-def app(store: SqlStore, tmp_path: Path) -> Iterator[App]:
-    built = build_app(test_settings(tmp_path), store=store, migrate_now=False)
-    yield built
-    built.audit.close()
 
 
 def check(app: App, owner: str, requester: str) -> Decision:

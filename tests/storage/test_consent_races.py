@@ -5,31 +5,21 @@ writers start together (a barrier), so they really overlap on PostgreSQL's READ 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from pathlib import Path
 from typing import TypeVar
 
 import pytest
 
 from auditlog.model import Actor, ActorType
 from consent.model import Audience, CameoPolicy
-from identity_service.storage.sql import SqlStore
-from identity_service.wiring import App, build_app
+from identity_service.wiring import App
 from kernel.errors import GrantNotActive, PolicyConflict
-from tests.conftest import test_settings
 
 OWNER = Actor(ActorType.USER, "alice")
 ROUNDS = 30
 T = TypeVar("T")
-
-
-@pytest.fixture
-def app(store: SqlStore, tmp_path: Path) -> Iterator[App]:
-    built = build_app(test_settings(tmp_path), store=store, migrate_now=False)
-    yield built
-    built.audit.close()
 
 
 def together(calls: list[Callable[[], T]]) -> list[T | Exception]:

@@ -8,8 +8,6 @@ can be repeated."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -19,19 +17,10 @@ from consent.model import Audience, CameoPolicy, Decision
 from consent.ports import Edge
 from consent.service import EdgeChange
 from consent.tokens import RevocationList, TokenProblem, TokenRejected, keys_from_jwks, verify_use_token
-from identity_service.storage.sql import SqlStore
-from identity_service.wiring import App, build_app
-from tests.conftest import test_settings
+from identity_service.wiring import App
 
 SERVICE = Actor(ActorType.SERVICE, "video-gen")
 OWNER = Actor(ActorType.USER, "alice")
-
-
-@pytest.fixture
-def app(store: SqlStore, tmp_path: Path) -> Iterator[App]:
-    built = build_app(test_settings(tmp_path), store=store, migrate_now=False)
-    yield built
-    built.audit.close()
 
 
 def check(app: App, owner: str, requester: str) -> tuple[Decision, str]:
