@@ -301,6 +301,31 @@ def verify_log(store: AuditStore[AuditTx], keys: dict[str, Ed25519PublicKey], ba
     return VerifyReport(True, expected, checked, expected - verified_up_to)
 
 
+def verify_against(store: AuditStore[AuditTx], witnessed: Checkpoint, keys: dict[str, Ed25519PublicKey],
+                   batch: int = 5000) -> VerifyReport:
+    """``verify_log``, and consistency with a checkpoint kept outside the database (a witness,
+    as RFC 6962 monitors keep): the log must still hold the first ``tree_size`` events the
+    checkpoint signed, with the same root. A log rolled back to an earlier state (a restored
+    backup, or the newest checkpoint and the events after the one before deleted) verifies on
+    its own; against a newer witness it fails."""
+    problem = _checkpoint_problem(witnessed, keys)
+    if problem:
+        return VerifyReport(False, 0, 0, 0, None, f"witnessed checkpoint at size {witnessed.tree_size}: {problem}")
+    with store.read() as tx:
+        size, _ = tx.audit_head()
+        leaves = tx.audit_leaf_hashes(witnessed.tree_size)
+    if size < witnessed.tree_size or len(leaves) < witnessed.tree_size:
+        return VerifyReport(False, len(leaves), 0, 0, len(leaves),
+                            f"the log holds {min(size, len(leaves))} events but a checkpoint kept outside it "
+                            f"signed {witnessed.tree_size} on {witnessed.time.isoformat()}: events "
+                            f"{min(size, len(leaves))} onwards were removed (rolled back)")
+    if merkle.root(leaves) != witnessed.root_hash:
+        return VerifyReport(False, len(leaves), 0, 0, None,
+                            f"the first {witnessed.tree_size} events differ from what the checkpoint kept outside "
+                            f"the log signed on {witnessed.time.isoformat()}: the log was rewritten or rolled back")
+    return verify_log(store, keys, batch)
+
+
 def _checkpoint_problem(cp: Checkpoint, keys: dict[str, Ed25519PublicKey]) -> str:
     key = keys.get(cp.key_id)
     if key is None:

@@ -86,6 +86,21 @@ class Checkpoint:
     signature: bytes
     signed_body: bytes
 
+    def to_json(self) -> dict[str, object]:
+        """The checkpoint as a witness keeps it outside the database (``audit checkpoint --export``)."""
+        return {"tree_size": self.tree_size, "root_hash": base64.b64encode(self.root_hash).decode(),
+                "time": self.time.isoformat(), "key_id": self.key_id,
+                "signature": base64.b64encode(self.signature).decode(),
+                "signed_body": base64.b64encode(self.signed_body).decode()}
+
+    @staticmethod
+    def from_json(data: dict[str, object]) -> Checkpoint:
+        """ValueError (or KeyError, TypeError) on anything but what ``to_json`` wrote."""
+        return Checkpoint(int(str(data["tree_size"])), base64.b64decode(str(data["root_hash"]), validate=True),
+                          datetime.fromisoformat(str(data["time"])), str(data["key_id"]),
+                          base64.b64decode(str(data["signature"]), validate=True),
+                          base64.b64decode(str(data["signed_body"]), validate=True))
+
 
 def checkpoint_body(tree_size: int, root_hash: bytes, time: datetime, key_id: str) -> bytes:
     """The signed text, one field a line (in the spirit of C2SP signed notes)."""

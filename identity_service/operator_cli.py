@@ -16,14 +16,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from auditlog.log import verify_log
-from auditlog.model import Actor, ActorType, AuditEvent, Outcome
+from auditlog.log import verify_against, verify_log
+from auditlog.model import Actor, ActorType, AuditEvent, Checkpoint, Outcome
 from auditlog.ports import AuditFilter
 from identity_service.logs import configure
 from identity_service.settings import load_settings
@@ -174,13 +175,24 @@ def audit_tail(count: int, follow: bool, interval: float, as_json: bool, operato
 
 
 @audit.command("verify")
+@click.option("--against", "witness", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A checkpoint kept outside the database (audit checkpoint --export): also prove the log "
+                   "still holds what it signed, so a rollback is caught.")
 @json_option
 @operator_option
-def audit_verify(as_json: bool, operator: str | None) -> None:
+def audit_verify(witness: Path | None, as_json: bool, operator: str | None) -> None:
     """Recompute every leaf and the tree, check every checkpoint; exit 1 naming the first bad event."""
-    with operator_app("audit verify", operator) as (app, _):
+    witnessed = None
+    if witness is not None:
+        try:
+            witnessed = Checkpoint.from_json(json.loads(witness.read_text()))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise click.BadParameter(f"not a checkpoint written by `audit checkpoint --export`: {exc}",
+                                     param_hint="--against") from None
+    with operator_app("audit verify", operator, against=str(witness or "")) as (app, _):
         started = time.perf_counter()
-        report = verify_log(app.store, app.keyring.checkpoint_keys())
+        keys = app.keyring.checkpoint_keys()
+        report = verify_log(app.store, keys) if witnessed is None else verify_against(app.store, witnessed, keys)
         seconds = round(time.perf_counter() - started, 3)
         body = {
             "ok": report.ok, "events_checked": report.events_checked,
@@ -249,12 +261,19 @@ def audit_stats(as_json: bool, operator: str | None) -> None:
 
 
 @audit.command("checkpoint")
+@click.option("--export", "export_to", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the latest checkpoint to this file (JSON), to keep outside the database: "
+                   "`audit verify --against FILE` later proves the log was not rolled back past it.")
 @operator_option
-def audit_checkpoint(operator: str | None) -> None:
+def audit_checkpoint(export_to: Path | None, operator: str | None) -> None:
     """Sign a checkpoint of the current tree now."""
     with operator_app("audit checkpoint", operator) as (app, _):
         cp = app.audit.checkpoint()
         click.echo("nothing new to sign" if cp is None else f"signed checkpoint at size {cp.tree_size} ({cp.key_id})")
+        if export_to is not None:
+            latest = app.audit.latest_checkpoint()
+            export_to.write_text(json.dumps(latest.to_json()) + "\n")
+            click.echo(f"checkpoint at size {latest.tree_size} written to {export_to}: keep it outside this database")
 
 
 @click.group()

@@ -142,3 +142,29 @@ def test_template_keys_rotate_rewrap_and_retire(tmp_path: Path) -> None:
     assert states[first] == ("decrypt_only", 0) and len(states) == 2
     assert run(tmp_path, "keys", "retire", first).returncode == 0
     assert first not in {k["kid"] for k in json.loads(run(tmp_path, "keys", "list", "--json").stdout)["keys"]}
+
+
+def test_a_rollback_verifies_alone_and_fails_against_a_checkpoint_kept_outside(tmp_path: Path) -> None:
+    """A database restored to an earlier state is a consistent log of its own (verify passes);
+    a checkpoint exported before and kept elsewhere catches it, as RFC 6962 monitors do."""
+    import shutil
+
+    seeded(tmp_path, 10)  # checkpoints at 5 and 10
+    database = tmp_path / "likeness.db"
+    backup = tmp_path / "backup.db"
+    shutil.copy(database, backup)
+    seeded(tmp_path, 10)  # twenty events now, checkpoint at 20
+    witness = tmp_path / "outside" / "checkpoint.json"
+    witness.parent.mkdir()
+    exported = run(tmp_path, "audit", "checkpoint", "--export", str(witness))
+    assert exported.returncode == 0 and json.loads(witness.read_text())["tree_size"] >= 20, exported
+    assert run(tmp_path, "audit", "verify", "--against", str(witness)).returncode == 0
+    shutil.copy(backup, database)  # the rollback: an older, self-consistent log
+    assert run(tmp_path, "audit", "verify").returncode == 0
+    caught = run(tmp_path, "audit", "verify", "--against", str(witness), "--json")
+    assert caught.returncode == 1, caught.stdout
+    assert "rolled back" in json.loads(caught.stdout)["problem"]
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("{}")
+    refused = run(tmp_path, "audit", "verify", "--against", str(garbage))
+    assert refused.returncode == 2 and "audit checkpoint --export" in refused.stderr
