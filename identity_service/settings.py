@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 ENV_PREFIX = "LIKENESS_"
 
@@ -183,8 +183,21 @@ class Settings(BaseSettings):
     )
     liveness_optional_checks: list[str] = Field(
         default_factory=list,
-        description="Liveness checks reported but not required, e.g. [\"head_turns\"]; all are required by default.",
+        description="Liveness checks reported but not required, a JSON list, e.g. [\"head_turns\"]; all are "
+        "required by default. Names: single_face, one_identity, head_turns, spoken_digits, one_voice, lip_sync, "
+        "presentation_attack, session_fresh.",
     )
+
+    @field_validator("liveness_optional_checks")
+    @classmethod
+    def _known_checks(cls, names: list[str]) -> list[str]:
+        from liveness.checks import CheckKind
+
+        known = [k.value for k in CheckKind]
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ValueError(f"unknown check {unknown[0]!r}; known: {', '.join(known)}")
+        return names
     metrics_listen_address: str = Field(
         default="127.0.0.1:9464", description="host:port serving Prometheus /metrics; empty turns it off."
     )
@@ -331,4 +344,8 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         print(f"invalid configuration:\n{exc}", file=sys.stderr)
+        sys.exit(2)
+    except SettingsError as exc:  # a list or mapping setting that is not JSON
+        print(f"invalid configuration: {exc}; list settings take JSON, e.g. "
+              'LIKENESS_LIVENESS_OPTIONAL_CHECKS=\'["head_turns"]\'', file=sys.stderr)
         sys.exit(2)

@@ -119,13 +119,8 @@ def template_keys(settings: Settings) -> KeyEncryptionKeys:
 def liveness_policy(settings: Settings) -> LivenessPolicy:
     from liveness.checks import CheckKind, LivenessPolicy
 
-    optional = set()
-    for name in settings.liveness_optional_checks:
-        try:
-            optional.add(CheckKind(name))
-        except ValueError as exc:
-            raise SystemExit(f"LIKENESS_LIVENESS_OPTIONAL_CHECKS: unknown check {name!r}; "
-                             f"known: {[k.value for k in CheckKind]}") from exc
+    # Names were checked when the settings were read (Settings._known_checks).
+    optional = {CheckKind(name) for name in settings.liveness_optional_checks}
     return LivenessPolicy(required=frozenset(CheckKind) - optional,
                           min_lip_sync_seconds=settings.liveness_min_lip_sync_seconds)
 

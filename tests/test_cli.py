@@ -192,3 +192,11 @@ def test_user_api_alone_serves_without_models_and_stops_on_sigterm(tmp_path: Pat
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_setting_that_is_not_json_or_names_no_check_is_refused_in_one_line(tmp_path: Path) -> None:
+    for value, expected in [("head_turns", "list settings take JSON"), ('["bogus"]', "unknown check 'bogus'; known:")]:
+        result = subprocess.run([*CLI, "config", "show"], capture_output=True, text=True, timeout=60,
+                                env=env_for(tmp_path, LIKENESS_LIVENESS_OPTIONAL_CHECKS=value))
+        assert result.returncode == 2 and expected in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
