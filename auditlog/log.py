@@ -278,6 +278,11 @@ def verify_log(store: AuditStore[AuditTx], keys: dict[str, Ed25519PublicKey], ba
         if not event.redacted and merkle.leaf_hash(event.canonical()) != event.leaf_hash:
             return VerifyReport(False, expected, checked, 0, expected,
                                 f"event {expected} does not match its leaf hash: it was edited")
+        # A redacted event's payload cannot be checked against its hash, so it must have none:
+        # the flag alone is not trusted (a row marked redacted and given a payload was forged).
+        if event.redacted and not event.blank():
+            return VerifyReport(False, expected, checked, 0, expected,
+                                f"event {expected} is marked redacted but holds a payload: it was rewritten")
         frontier = merkle.frontier_append(frontier, expected, event.leaf_hash)
         expected += 1
         while next_cp is not None and next_cp.tree_size == expected:

@@ -23,6 +23,8 @@ class Outcome(StrEnum):
     FAILURE = "failure"
     ALLOW = "allow"
     DENY = "deny"
+    # Only on a redacted event: its outcome was erased with the rest of its payload.
+    REDACTED = "redacted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,12 @@ class AuditEvent:
     details: dict[str, str]
     leaf_hash: bytes
     redacted: bool = False
+
+    def blank(self) -> bool:
+        """Whether nothing is left of the payload but the event's place and time: what a
+        redacted event must look like (its leaf hash, the original, stays in the tree)."""
+        return (not (self.actor_id or self.subject_id or self.action or self.reason or self.request_id
+                     or self.details) and self.outcome == Outcome.REDACTED)
 
     def canonical(self) -> bytes:
         """The bytes hashed into the Merkle leaf: sorted-key compact JSON of every field."""

@@ -303,7 +303,8 @@ class SqlTx:
                     (AUDIT.c.actor_type == ActorType.USER.value) & (AUDIT.c.actor_id == subject_id),
                 )
             )
-            .values(actor_id="", subject_id="", reason="", request_id="", details="{}", redacted=True)
+            .values(actor_id="", subject_id="", action="", outcome=Outcome.REDACTED.value, reason="",
+                    request_id="", details="{}", redacted=True)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 

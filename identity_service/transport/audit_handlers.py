@@ -26,8 +26,9 @@ OUTCOMES = {
     Outcome.FAILURE: pb.OUTCOME_FAILURE,
     Outcome.ALLOW: pb.OUTCOME_ALLOW,
     Outcome.DENY: pb.OUTCOME_DENY,
+    Outcome.REDACTED: pb.OUTCOME_UNSPECIFIED,  # erased with the event's payload
 }
-OUTCOME_BY_PROTO = {v: k for k, v in OUTCOMES.items()}
+OUTCOME_BY_PROTO = {v: k for k, v in OUTCOMES.items() if v != pb.OUTCOME_UNSPECIFIED}
 
 
 def event_message(event: AuditEvent) -> pb.AuditEvent:

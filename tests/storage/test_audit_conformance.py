@@ -138,8 +138,30 @@ def test_redaction_removes_payload_and_keeps_the_log_verifiable(store: SqlStore,
         erased = tx.get_audit(3)
         remaining = tx.list_audit(AuditFilter(subject_id="bob"), after_sequence=None, limit=10)
     assert erased is not None and erased.redacted and erased.subject_id == "" and erased.details == {}
+    assert erased.action == "" and erased.outcome == Outcome.REDACTED and erased.blank()
     assert remaining == []
     assert verify_log(store, keyring.verification_keys()).ok
+
+
+@pytest.mark.parametrize(("column", "value"), [("outcome", "allow"), ("action", "consent.permission.check"),
+                                               ("details", '{"grant": "forged"}'), ("actor_id", "mallory")])
+def test_a_redacted_row_given_a_payload_fails_verification(store: SqlStore, keyring: Keyring, column: str,
+                                                           value: str) -> None:
+    """The redacted flag is not trusted: a redacted row's payload cannot be checked against its
+    hash, so it must be blank, and one that holds anything (a deny made an allow) was forged."""
+    log = fill(store, keyring, 9)
+    with store.write() as tx:
+        log.redact_subject(tx, "bob")
+    statement = {"outcome": "UPDATE audit_events SET outcome = :v WHERE seq = 3",
+                 "action": "UPDATE audit_events SET action = :v WHERE seq = 3",
+                 "details": "UPDATE audit_events SET details = :v WHERE seq = 3",
+                 "actor_id": "UPDATE audit_events SET actor_id = :v WHERE seq = 3"}[column]
+    sql(store, statement, v=value)
+    report = verify_log(store, keyring.verification_keys())
+    assert not report.ok and report.first_bad_sequence == 3 and "marked redacted but holds a payload" in report.problem
+    # And marking an unredacted row redacted, keeping its payload, is caught the same way.
+    sql(store, "UPDATE audit_events SET redacted = :r WHERE seq = 2", r=True)
+    assert not verify_log(store, keyring.verification_keys()).ok
 
 
 def test_proofs_verify_against_the_signed_checkpoint(store: SqlStore, keyring: Keyring) -> None:
