@@ -45,13 +45,8 @@ class ArticulationModel:
     def bands(self) -> int:
         return len(self.band_edges_hz) - 1
 
-    def design(self, standardised: np.ndarray, hops: np.ndarray) -> np.ndarray:
-        """The regression's inputs at each hop index: the bands at every tap, side by side."""
-        last = len(standardised) - 1
-        return np.concatenate([standardised[np.clip(hops + tap, 0, last)] for tap in self.taps], axis=1)
-
     def predict(self, standardised: np.ndarray, hops: np.ndarray) -> np.ndarray:
-        prediction: np.ndarray = self.design(standardised, hops) @ self.weights
+        prediction: np.ndarray = design(standardised, hops, self.taps) @ self.weights
         return prediction
 
     def null_z(self, correlation: float, seconds: float) -> float:
@@ -76,6 +71,12 @@ class ArticulationModel:
         mean, sd = floats("null_mean"), floats("null_sd")
         return ArticulationModel(floats("band_edges_hz"), tuple(int(t) for t in floats("taps")),
                                  np.array(floats("weights"), np.float64), (mean[0], mean[1]), (sd[0], sd[1]))
+
+
+def design(standardised: np.ndarray, hops: np.ndarray, taps: tuple[int, ...]) -> np.ndarray:
+    """The regression's inputs at each hop index: the bands at every tap, side by side."""
+    last = len(standardised) - 1
+    return np.concatenate([standardised[np.clip(hops + tap, 0, last)] for tap in taps], axis=1)
 
 
 @cache
@@ -118,10 +119,9 @@ def fit_weights(pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]], taps: tu
 
     ``pairs``: (hop index of each mouth sample, mouth openings, band energies) per recording.
     ``ridge`` is per sample, so the penalty keeps its weight as recordings are added."""
-    template = ArticulationModel((0.0,) * 2, taps, np.zeros(0), (0.0, 0.0), (0.0, 0.0))
     inputs, targets = [], []
     for hops, openings, energies in pairs:
-        inputs.append(template.design(standardise(energies[: hops[-1] + 1]), hops))
+        inputs.append(design(standardise(energies[: hops[-1] + 1]), hops, taps))
         targets.append(standardise(openings.astype(np.float64)))
     x, y = np.concatenate(inputs), np.concatenate(targets)
     weights: np.ndarray = np.linalg.solve(x.T @ x + ridge * len(y) * np.eye(x.shape[1]), x.T @ y)
