@@ -23,7 +23,7 @@ from identity_service.inference.vectors import unit
 from identity_service.search_index import FaceIndex, Hit
 from identity_service.storage.base import Store, Tx
 from identity_service.storage.records import EnrollmentRecord, EnrollmentStatus, TemplateRecord
-from identity_service.vault.vault import TemplateBinding, TemplateUnreadable, TemplateVault
+from identity_service.vault.vault import KekNotLoaded, TemplateBinding, TemplateUnreadable, TemplateVault
 from kernel.clock import Clock, to_us, utc_now
 from kernel.errors import (
     EnrollmentNotActive,
@@ -33,6 +33,7 @@ from kernel.errors import (
     NoAudioTrack,
     NoFace,
     NoSpeech,
+    TemplateKeyUnavailable,
     TemplatesUnreadable,
 )
 
@@ -196,12 +197,19 @@ class LikenessService:
         if self._poller is not None:
             self._poller.join(5)
 
-    def _data_key(self, tx: Tx, subject_id: str) -> bytes | None:
+    def _data_key(self, tx: Tx, subject_id: str, *, strict: bool = False) -> bytes | None:
+        """The subject's data key; None when it cannot be unwrapped. ``strict``: a KEK that is not
+        loaded raises TemplateKeyUnavailable (an operator's problem, never the person's)."""
         record = tx.get_subject_key(subject_id)
         if record is None:
             return None
         try:
             return self._vault.data_key(record)
+        except KekNotLoaded as exc:
+            log.error("template_key_not_loaded", subject_id=subject_id, kek_id=exc.kek_id)
+            if strict:
+                raise TemplateKeyUnavailable(exc.kek_id) from exc
+            return None
         except TemplateUnreadable:
             log.error("subject_key_unreadable", subject_id=subject_id)
             return None
@@ -283,7 +291,7 @@ class LikenessService:
             if enrollment.status != EnrollmentStatus.ACTIVE:
                 raise EnrollmentNotActive(subject_id, enrollment.status.value)
             records = [r for r in tx.list_templates(subject_id) if self._current(r)]
-            key = self._data_key(tx, subject_id)
+            key = self._data_key(tx, subject_id, strict=True)
         if records and key is None:
             raise TemplatesUnreadable(subject_id)
         if not records or key is None:

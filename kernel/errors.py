@@ -135,6 +135,19 @@ class EnrollmentNotActive(DomainError):
                          subject_id=subject_id, state=state)
 
 
+class TemplateKeyUnavailable(DomainError):
+    """The templates are intact, but the key encryption key that wraps their data key is not
+    loaded here (an operator rotated keys elsewhere, or a replica lacks a key): the person did
+    nothing wrong and must not be told to re-enroll."""
+
+    kind = ErrorKind.UNAVAILABLE
+    reason = "ERROR_REASON_TEMPLATE_KEY_UNAVAILABLE"
+
+    def __init__(self, kek_id: str) -> None:
+        super().__init__(f"the key that protects these templates ({kek_id}) is not loaded on this server; "
+                         "retry later (operators: give every replica the same template keys)", kek_id=kek_id)
+
+
 class TemplatesUnreadable(DomainError):
     kind = ErrorKind.FAILED_PRECONDITION
     reason = "ERROR_REASON_TEMPLATES_UNREADABLE"

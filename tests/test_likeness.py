@@ -292,3 +292,32 @@ def test_bad_search_requests_and_roles(grpc_server: RunningServer) -> None:
     empty = stub.SearchLikeness(pb.SearchLikenessRequest(media=image), metadata=grpc_server.metadata("scanner"),
                                 timeout=30)
     assert len(empty.faces) == 1 and list(empty.faces[0].candidates) == []
+
+
+def test_a_key_rotation_elsewhere_is_taken_up_without_a_restart(app: App) -> None:
+    """`keys rotate` runs in another process (the operator's CLI, or on another replica): it
+    writes a new active KEK to the key file and rewraps every data key under it. The running
+    service used to answer TEMPLATES_UNREADABLE "... must re-enroll" until restarted; now it
+    reads the file again when a data key names a KEK it does not hold. A KEK that is nowhere
+    is an operator's problem: TEMPLATE_KEY_UNAVAILABLE, and no advice to re-enroll."""
+    from identity_service.vault.keys import FileKeyring
+    from identity_service.vault.rotation import rewrap_all
+    from identity_service.vault.vault import TemplateVault
+
+    enroll(app, "obama", OBAMA)
+    serving = app.vault.keys
+    assert isinstance(serving, FileKeyring)
+    operator = FileKeyring.load_or_create(serving.path).rotated()  # another process's view of the file
+    operator.save()
+    assert rewrap_all(app.store, TemplateVault(operator)) == 1
+    assert operator.active_kid() not in serving.kids()  # this process has not seen it yet
+    same = service(app).verify("obama", MediaKind.IMAGE, OBAMA_OTHER.read_bytes(), actor=ACTOR)
+    assert same.verdict == Verdict.MATCH and operator.active_kid() in serving.kids()
+
+    # A data key wrapped by a KEK that no file holds: the person is not told to re-enroll.
+    lost = FileKeyring(serving.path.with_name("lost.json"), operator.rotated().keys())
+    rewrap_all(app.store, TemplateVault(lost))
+    with pytest.raises(DomainError) as caught:
+        service(app).verify("obama", MediaKind.IMAGE, OBAMA_OTHER.read_bytes(), actor=ACTOR)
+    assert caught.value.reason == "ERROR_REASON_TEMPLATE_KEY_UNAVAILABLE"
+    assert "re-enroll" not in caught.value.message and caught.value.metadata["kek_id"] == lost.active_kid()

@@ -11,12 +11,16 @@ import base64
 import json
 import os
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+import structlog
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+log = structlog.get_logger(__name__)
 
 NONCE_BYTES = 12
 
@@ -91,6 +95,8 @@ class FileKeyring(StaticKeyring):
     def __init__(self, path: Path, keys: list[Kek]) -> None:
         super().__init__(keys)
         self.path = path
+        self._reload_lock = threading.Lock()
+        self._stamp = _stamp(path)
 
     @classmethod
     def load_or_create(cls, path: Path) -> FileKeyring:
@@ -98,9 +104,35 @@ class FileKeyring(StaticKeyring):
             keyring = cls(path, [new_kek()])
             keyring.save()
             return keyring
-        document = json.loads(path.read_text(encoding="utf-8"))
-        return cls(path, [Kek(k["kid"], base64.b64decode(k["key"]), k["state"], k["create_time"])
-                          for k in document["keys"]])
+        return cls(path, _read(path))
+
+    def wrap(self, plaintext: bytes, aad: bytes) -> tuple[str, bytes]:
+        """With the active key of the file as it is now (a rotation elsewhere is taken up)."""
+        if _stamp(self.path) != self._stamp:
+            self.reload()
+        return super().wrap(plaintext, aad)
+
+    def unwrap(self, kid: str, blob: bytes, aad: bytes) -> bytes:
+        """As StaticKeyring, but a key this process does not hold is looked for in the file once
+        more: `keys rotate` on another process (or replica) rewraps every data key with a new
+        KEK, and a running server must pick it up without a restart."""
+        try:
+            return super().unwrap(kid, blob, aad)
+        except KeyUnavailable:
+            self.reload()
+            return super().unwrap(kid, blob, aad)
+
+    def reload(self) -> None:
+        """Read the file again (it is replaced atomically by save); keep what is held when the
+        file cannot be read, so a half-finished edit never takes keys away."""
+        with self._reload_lock:
+            try:
+                stamp = _stamp(self.path)
+                keys = _read(self.path)
+                StaticKeyring.__init__(self, keys)
+                self._stamp = stamp
+            except (OSError, ValueError, KeyError) as exc:
+                log.warning("template_keys_reload_failed", path=str(self.path), error=type(exc).__name__)
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -123,6 +155,19 @@ class FileKeyring(StaticKeyring):
         if kid not in self.kids():
             raise KeyUnavailable(kid)
         return FileKeyring(self.path, [k for k in self.keys() if k.kid != kid])
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_mtime_ns, status.st_size
+
+
+def _read(path: Path) -> list[Kek]:
+    document = json.loads(path.read_text(encoding="utf-8"))
+    return [Kek(k["kid"], base64.b64decode(k["key"]), k["state"], k["create_time"]) for k in document["keys"]]
 
 
 def keyring_from_env(value: str) -> StaticKeyring:

@@ -20,6 +20,14 @@ class TemplateUnreadable(Exception):
     """A template or data key failed authentication: altered, moved to another row, or its key is gone."""
 
 
+class KekNotLoaded(TemplateUnreadable):
+    """The data key is wrapped by a KEK this process does not hold (not even in its key file)."""
+
+    def __init__(self, kek_id: str) -> None:
+        super().__init__(f"key encryption key {kek_id} is not loaded")
+        self.kek_id = kek_id
+
+
 @dataclass(frozen=True, slots=True)
 class TemplateBinding:
     """What a template's ciphertext is bound to (the AES-GCM associated data)."""
@@ -55,7 +63,9 @@ class TemplateVault:
     def data_key(self, record: SubjectKeyRecord) -> bytes:
         try:
             return self.keys.unwrap(record.kek_id, record.wrapped_key, _dek_aad(record.subject_id, record.kek_id))
-        except (InvalidTag, KeyUnavailable) as exc:
+        except KeyUnavailable as exc:
+            raise KekNotLoaded(record.kek_id) from exc
+        except InvalidTag as exc:
             raise TemplateUnreadable(f"data key of {record.subject_id} cannot be unwrapped") from exc
 
     def rewrap(self, record: SubjectKeyRecord, now: datetime) -> SubjectKeyRecord:
