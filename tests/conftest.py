@@ -27,6 +27,10 @@ POSTGRES_URL = os.environ.get(
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 
 
+# How another process opens the same store as a test's ``store`` (see ``store_location``).
+STORE_LOCATIONS: dict[int, tuple[str, str]] = {}
+
+
 def _postgres_store() -> Iterator[SqlStore]:
     """A fresh schema per test, so tests never see each other's rows."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -49,9 +53,11 @@ def _postgres_store() -> Iterator[SqlStore]:
     )
     store = SqlStore(engine)
     migrate.upgrade(engine)
+    STORE_LOCATIONS[id(store)] = (POSTGRES_URL, schema)
     try:
         yield store
     finally:
+        STORE_LOCATIONS.pop(id(store), None)
         store.close()
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
@@ -61,9 +67,11 @@ def _postgres_store() -> Iterator[SqlStore]:
 def _sqlite_store(tmp_path: Path) -> Iterator[SqlStore]:
     store = SqlStore.from_url(f"sqlite:///{tmp_path / 'test.db'}")
     migrate.upgrade(store.engine)
+    STORE_LOCATIONS[id(store)] = (f"sqlite:///{tmp_path / 'test.db'}", "")
     try:
         yield store
     finally:
+        STORE_LOCATIONS.pop(id(store), None)
         store.close()
 
 

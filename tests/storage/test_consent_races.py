@@ -8,12 +8,14 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
 
 from auditlog.model import Actor, ActorType
 from consent.model import Audience, CameoPolicy
+from identity_service.storage.sql import SqlStore
 from identity_service.wiring import App
 from kernel.errors import GrantNotActive, PolicyConflict
 
@@ -119,3 +121,43 @@ def test_one_owners_extreme_grant_times_fail_at_the_edge_and_no_one_elses_check(
     assert results[:12] == [Decision.ALLOW] * 12 and results[12:] == [Decision.ALLOW] * 4, results
     assert [g.grant_id for g in app.consent.list_grants("mallory", state=None, after_grant_id="", limit=10)] == [
         grant.grant_id]
+
+
+@pytest.mark.parametrize("task", ["etag", "block", "revoke"])
+def test_two_processes_on_one_database_lose_no_update(app: App, store: SqlStore, tmp_path: Path, task: str) -> None:
+    """The same races between two processes (two replicas) on one database, 30 rounds each, the
+    two sides released together every round: one same-etag update wins, a block and an audience
+    change both survive, one of two revocations succeeds."""
+    import multiprocessing
+
+    from tests.conftest import STORE_LOCATIONS
+    from tests.storage import race_worker
+
+    location = STORE_LOCATIONS[id(store)]
+    grants: list[tuple[str, str]] = []
+    for r in range(ROUNDS):
+        if task == "block":
+            race_worker.seed_public(app, f"block{r}")
+        if task == "revoke":
+            grant = app.consent.create_grant(f"revoke{r}", grantee_id="bob", audience=None, start_time=None,
+                                             end_time=None, actor=OWNER)
+            grants.append((grant.owner_id, grant.grant_id))
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(2), context.Queue()
+    workers = [context.Process(target=race_worker.run, args=(location, str(tmp_path / f"side{side}"), side, task,
+                                                             ROUNDS, barrier, results, grants))
+               for side in (0, 1)]
+    for worker in workers:
+        worker.start()
+    outcomes = dict(results.get(timeout=300) for _ in workers)
+    for worker in workers:
+        worker.join(60)
+    assert all(not o[0].startswith("error") for o in outcomes.values() if o), outcomes
+    rounds = list(zip(outcomes[0], outcomes[1], strict=True))
+    assert len(rounds) == ROUNDS
+    if task in ("etag", "revoke"):
+        assert all(sorted(pair).count("won") == 1 for pair in rounds), rounds
+    else:
+        for r in range(ROUNDS):
+            final = app.consent.get_policy(f"block{r}")
+            assert "mallory" in final.blocked_ids and final.audience == Audience.FRIENDS, (r, final)
