@@ -187,9 +187,19 @@ def test_a_stream_that_stops_half_way_consumes_the_session_and_stores_nothing(se
     def messages() -> Iterator[pb.EnrollRequest]:
         yield pb.EnrollRequest(header=pb.EnrollHeader(session_id=session.session_id, container=MP4))
         yield pb.EnrollRequest(chunk=clip[: 1 << 20])
-        # Give the server time to read what was sent: a cancel that overtakes the header would
-        # leave the session unused (and rightly so), which is not what this test is about.
-        threading.Event().wait(1.0)
+        # Wait until the server has read the header (the session is used): a cancel that
+        # overtakes it would leave the session unused (and rightly so), which is not what this
+        # test is about. Waiting for the event, not for a second: on a busy machine a second
+        # was sometimes not enough.
+        used = threading.Event()
+        for _ in range(600):
+            with server.app.store.read() as tx:
+                record = tx.get_session(session.session_id)
+            if record is not None and record.used_time is not None:
+                used.set()
+                break
+            used.wait(0.05)
+        assert used.is_set(), "the server never read the header"
         raise RuntimeError("the phone lost its connection")
 
     with pytest.raises(grpc.RpcError) as caught:
@@ -197,7 +207,7 @@ def test_a_stream_that_stops_half_way_consumes_the_session_and_stores_nothing(se
     assert caught.value.code() in (grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN)
     import time
 
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # a bound for a busy machine; the loop ends at the event
     while state_of(server, "quitter") != pb.ENROLLMENT_STATE_FAILED and time.monotonic() < deadline:
         time.sleep(0.1)
     assert state_of(server, "quitter") == pb.ENROLLMENT_STATE_FAILED and templates_of(server, "quitter") == 0
