@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from auditlog import merkle
-from auditlog.log import AuditLog, verify_log
+from auditlog.log import AuditLog, verify_against, verify_log
 from auditlog.model import ActorType, AuditDraft, Outcome
 from auditlog.ports import AuditFilter
 from identity_service.signing import Keyring
@@ -264,3 +264,31 @@ def test_grouped_work_shares_one_transaction_and_fails_alone(store: SqlStore, ke
         reasons = sorted(e.reason for e in tx.scan_audit(after_sequence=-1, limit=100))
     assert size == 3 and reasons == ["r1", "r3", "r7"]
     assert verify_log(store, keyring.verification_keys()).ok
+
+
+def test_a_rollback_passes_verify_alone_and_fails_against_a_witness(store: SqlStore, keyring: Keyring) -> None:
+    """The newest checkpoint and the events after the one before deleted, the head set back: a
+    consistent log of its own. A checkpoint kept outside (the witness) catches it; and a log
+    rewritten to the same size under another history fails the root comparison."""
+    log = fill(store, keyring, 8, every=4)
+    witness = log.latest_checkpoint()
+    assert witness.tree_size == 8 and verify_against(store, witness, keyring.checkpoint_keys()).ok
+    with store.write() as tx:
+        leaves = tx.audit_leaf_hashes(4)
+    frontier: list[bytes] = []
+    for i, leaf in enumerate(leaves):
+        frontier = merkle.frontier_append(frontier, i, leaf)
+    sql(store, "DELETE FROM audit_events WHERE seq >= 4")
+    sql(store, "DELETE FROM audit_checkpoints WHERE tree_size > 4")
+    with store.write() as tx:
+        tx.lock_audit_head()
+        tx.set_audit_head(4, frontier)
+    assert verify_log(store, keyring.checkpoint_keys()).ok  # alone, the rollback is invisible
+    caught = verify_against(store, witness, keyring.checkpoint_keys())
+    assert not caught.ok and "rolled back" in caught.problem and "4 events" in caught.problem
+    # Grown back to eight events, but other ones: the first eight no longer hash to the witness.
+    for i in range(4):
+        with store.write() as tx:
+            log.record(tx, draft(100 + i))
+    rewritten = verify_against(store, witness, keyring.checkpoint_keys())
+    assert not rewritten.ok and "differ from what the checkpoint kept outside" in rewritten.problem
