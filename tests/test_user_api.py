@@ -401,3 +401,21 @@ def test_the_openapi_document_documents_problems_and_security(api: UserApi) -> N
             if path != "/healthz":
                 for status in ("400", "401", "403", "429", "500"):
                     assert "application/problem+json" in responses[status]["content"], (method, path, status)
+
+
+def test_the_docs_work_offline(api: UserApi) -> None:
+    """Swagger UI's and ReDoc's files come from a package, not a CDN: /docs and /redoc work where
+    no CDN is reachable."""
+    import re
+
+    with httpx.Client(base_url=api.base_url, timeout=10) as client:
+        for path, marker in (("/docs", "swagger-ui"), ("/redoc", "redoc")):
+            page = client.get(path)
+            assert page.status_code == 200 and marker in page.text, path
+            assets = re.findall(r"""(?:src|href)=['"]([^'"]+)['"]""", page.text)
+            assert assets and not [a for a in assets if a.startswith(("http:", "https:", "//"))], (path, assets)
+            for asset in (a for a in assets if a.startswith("/")):
+                loaded = client.get(asset)
+                assert loaded.status_code == 200 and len(loaded.content) > 10_000, asset
+            assert "/openapi.json" in page.text
+        assert client.get("/openapi.json").status_code == 200

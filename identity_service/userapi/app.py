@@ -5,18 +5,22 @@ No ``from __future__ import annotations`` here: FastAPI reads the route signatur
 time, and the dependency aliases live in the factory's scope.
 """
 
+import importlib.util
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response, Security
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from auditlog.model import Actor, ActorType, Outcome
@@ -93,6 +97,18 @@ PageSize = Annotated[int, Query(ge=0, le=100_000, description="At most this many
 PageToken = Annotated[str, Query(max_length=512, description="next_page_token of the previous page.")]
 
 
+DOCS_ASSETS = "/docs/assets"
+
+
+def docs_assets() -> FilePath:
+    """The folder of Swagger UI's and ReDoc's files in the fastapi-offline package (found without
+    importing it: only its static files are used)."""
+    spec = importlib.util.find_spec("fastapi_offline")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("fastapi-offline is not installed: run scripts/setup.sh")
+    return FilePath(spec.submodule_search_locations[0]) / "static"
+
+
 def create_user_api(app: App, verifier: UserTokenVerifier, limiter: RateLimiter | None = None) -> FastAPI:
     """The FastAPI application over the shared domain services in ``app``."""
     settings = app.settings
@@ -107,8 +123,24 @@ def create_user_api(app: App, verifier: UserTokenVerifier, limiter: RateLimiter 
         description="See and change who may use your likeness, revoke, and erase your biometric data. "
         "Authenticate with the app's access token: `Authorization: Bearer <JWT>`. Errors are RFC 9457 "
         "problem details with a stable `reason`.",
-        docs_url="/docs", redoc_url=None,
+        docs_url=None, redoc_url=None,
     )
+    # Swagger UI and ReDoc from a package's own copy (fastapi-offline's static files), not a CDN:
+    # the docs work on a machine, or in a cluster, that reaches no CDN.
+    api.mount(DOCS_ASSETS, StaticFiles(directory=str(docs_assets())), name="docs-assets")
+    openapi_url = api.openapi_url or "/openapi.json"
+
+    @api.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=openapi_url, title=f"{api.title}: docs",
+                                   swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css", swagger_favicon_url="data:,")
+
+    @api.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url=openapi_url, title=f"{api.title}: reference",
+                              redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js", redoc_favicon_url="data:,",
+                              with_google_fonts=False)
     bearer = HTTPBearer(auto_error=False, description="The app's user access token (JWT).")
 
     def size_of(value: int) -> int:
