@@ -152,6 +152,11 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
             # A refused upload still consumed its session; nothing biometric is kept.
             self._enroller.abandon(session, getattr(error, "reason", "UPLOAD_ABORTED"), actor=actor)
             raise
+        if not context.is_active():
+            # The stream can end without an error when the client cancels: what arrived is a cut
+            # recording, never analysed as if it were whole.
+            self._enroller.abandon(session, "UPLOAD_CANCELLED", actor=actor)
+            context.abort(grpc.StatusCode.CANCELLED, "the upload stopped before its end")
         outcome = self._enroller.finish(session, bytes(video), bytes(audio) or None, actor=actor)
         return pb.EnrollResponse(
             subject_id=outcome.subject_id, state=STATES[outcome.status],
