@@ -19,7 +19,7 @@ from identity_service.inference.biometrics import Biometrics
 from identity_service.inference.face import DetectedFace, FaceDetector, align, quality
 from identity_service.inference.landmarks import LandmarkModel, mouth_opening
 from identity_service.inference.vectors import unit
-from kernel.errors import RecordingDurationOutOfRange, RecordingFrameTooLarge
+from kernel.errors import MediaCorrupt, RecordingDurationOutOfRange, RecordingFrameTooLarge
 from liveness.articulation import band_energies, shipped_model
 from liveness.checks import AudioObservation, FrameObservation, MouthTrack, Observations
 
@@ -101,6 +101,11 @@ class RecordingAnalyzer:
         timings.update(timings_audio)
         observed = run.observed
         seconds = observed[-1].time if observed else 0.0
+        # A cut upload can still decode (the container's index at its start, frames up to the
+        # cut): the video must run to about the length its own stream declares.
+        if info.seconds and observed and seconds < info.seconds - max(1.0, 0.1 * info.seconds):
+            raise MediaCorrupt("video", f"it ends at {seconds:.1f} s of the {info.seconds:.1f} s its container "
+                                        "declares: the upload was cut")
         if not info.seconds and not self.limits.min_seconds <= seconds + 1 / self.limits.sample_fps:
             raise RecordingDurationOutOfRange(seconds, self.limits.min_seconds, self.limits.max_seconds)
         if len(observed) < self.limits.min_seconds * self.limits.sample_fps * 0.5:
