@@ -16,6 +16,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY identity_service ./identity_service
 COPY kernel ./kernel
+COPY identity ./identity
 COPY auditlog ./auditlog
 COPY consent ./consent
 COPY liveness ./liveness

@@ -21,9 +21,11 @@ HTTP_CALLS = Counter("likeness_http_requests_total", "User API requests by route
                      ["route", "method", "status"])
 HTTP_LATENCY = Histogram("likeness_http_request_seconds", "User API latency by route.", ["route", "method"],
                          buckets=LATENCY_BUCKETS)
-LIVENESS_CHECKS = Counter("likeness_liveness_checks_total", "Liveness check outcomes by check.",
+LIVENESS_CHECKS = Counter("likeness_liveness_checks_total",
+                          "Liveness check outcomes by check: pass, fail (a required check) or fail_optional.",
                           ["check", "outcome"])
-ENROLLMENTS = Counter("likeness_enrollments_total", "Enrollment uploads by outcome.", ["outcome"])
+ENROLLMENTS = Counter("likeness_enrollments_total", "Enrollment uploads by outcome: active, failed or replayed.",
+                      ["outcome"])
 MODEL_LATENCY = Histogram("likeness_model_seconds", "Model inference latency by model file.", ["model"],
                           buckets=LATENCY_BUCKETS)
 INDEX_TEMPLATES = Gauge("likeness_search_index_templates", "Face templates held by this replica's search index.")
@@ -34,6 +36,19 @@ def track_index(templates: Callable[[], float], subjects: Callable[[], float]) -
     """Report the index size from the live index at every scrape."""
     INDEX_TEMPLATES.set_function(templates)
     INDEX_SUBJECTS.set_function(subjects)
+
+
+class PrometheusIdentityMetrics:
+    """The identity domain's ``IdentityMetrics`` over the counters above."""
+
+    def liveness_check(self, check: str, outcome: str) -> None:
+        LIVENESS_CHECKS.labels(check, outcome).inc()
+
+    def enrollment(self, outcome: str) -> None:
+        ENROLLMENTS.labels(outcome).inc()
+
+    def track_index(self, templates: Callable[[], float], subjects: Callable[[], float]) -> None:
+        track_index(templates, subjects)
 
 
 def start_metrics_server(address: str) -> tuple[WSGIServer, int]:

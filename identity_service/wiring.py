@@ -13,7 +13,8 @@ from auditlog.log import AuditLog
 from auditlog.model import Actor, ActorType, AuditDraft, Outcome
 from consent.ports import ConsentTx
 from consent.service import ConsentService
-from identity_service.enrollment import EnrollmentService
+from identity.enrollment import EnrollmentService
+from identity_service.metrics import PrometheusIdentityMetrics
 from identity_service.settings import Settings
 from identity_service.signing import Keyring
 from identity_service.storage import migrate
@@ -23,10 +24,10 @@ from identity_service.vault.keys import FileKeyring, KeyEncryptionKeys, keyring_
 from identity_service.vault.vault import TemplateVault
 
 if TYPE_CHECKING:
-    from identity_service.enroll_recording import RecordingEnrollment
+    from identity.enroll_recording import RecordingEnrollment
+    from identity.matching import LikenessService
     from identity_service.inference.biometrics import Biometrics
     from identity_service.inference.recording import RecordingAnalyzer
-    from identity_service.likeness import LikenessService
     from liveness.checks import LivenessPolicy
 
 log = structlog.get_logger(__name__)
@@ -163,8 +164,9 @@ def build_app(
     vault = TemplateVault(template_keys(settings))
     likeness = None
     if biometrics is not None:
+        from identity.matching import LikenessService, Thresholds
         from identity_service.inference.calibration import FACE, VOICE
-        from identity_service.likeness import LikenessService, Thresholds
+        from identity_service.inference.probe import MediaProbe
 
         thresholds = Thresholds(
             face=settings.face_match_threshold if settings.face_match_threshold is not None
@@ -172,12 +174,14 @@ def build_app(
             voice=settings.voice_match_threshold if settings.voice_match_threshold is not None
             else VOICE.threshold(settings.match_target_fmr),
         )
-        likeness = LikenessService(sql, vault, audit, biometrics, thresholds)
+        likeness = LikenessService(sql, vault, audit, MediaProbe(biometrics), thresholds,
+                                   metrics=PrometheusIdentityMetrics())
     enroller = None
     if likeness is not None and analyzer is not None:
-        from identity_service.enroll_recording import RecordingEnrollment
+        from identity.enroll_recording import RecordingEnrollment
 
         enroller = RecordingEnrollment(sql, audit, analyzer, likeness, liveness_policy(settings),
+                                       metrics=PrometheusIdentityMetrics(),
                                        replay_window=timedelta(seconds=settings.enroll_replay_window_seconds))
     enrollments = EnrollmentService(
         sql, audit, session_ttl=timedelta(seconds=settings.enrollment_session_ttl_seconds),

@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from identity_service.search_index import FaceIndex
+from identity.search_index import FaceIndex
 from scripts._bench import median_seconds
 
 DIM = 512

@@ -13,13 +13,14 @@ import pytest
 
 from tests.conftest import ROOT
 
-PACKAGES = ("kernel", "liveness", "consent", "auditlog", "identity_service")
+PACKAGES = ("kernel", "liveness", "consent", "auditlog", "identity", "identity_service")
 # Which project packages each domain package may import (besides itself).
 DOMAIN_ALLOWED = {
     "kernel": set(),
     "liveness": {"kernel"},
     "auditlog": {"kernel"},
     "consent": {"kernel", "auditlog"},
+    "identity": {"kernel", "auditlog", "liveness", "consent"},
 }
 # Frameworks, drivers and model runtimes: adapters' business, never a domain package's.
 FRAMEWORKS = {"grpc", "google", "fastapi", "starlette", "uvicorn", "sqlalchemy", "sqlmodel", "alembic", "psycopg",

@@ -9,6 +9,7 @@ from pathlib import Path
 import grpc
 import numpy as np
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 from identity_service.inference import media
@@ -76,13 +77,26 @@ def state_of(srv: RunningServer, subject: str) -> int:
                                    timeout=10).enrollment.state
 
 
+def counted(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 def test_a_live_recording_enrolls_and_then_verifies(server: RunningServer) -> None:
+    before = {outcome: counted("likeness_liveness_checks_total", check="spoken_digits", outcome=outcome)
+              for outcome in ("pass", "fail", "fail_optional")}
+    replayed_before = counted("likeness_enrollments_total", outcome="replayed")
     session = start(server, "acosta")
     result = upload(server, session.session_id, ENROLL_CLIP.read_bytes())
     kinds = {c.kind: c for c in result.checks}
     assert result.state == pb.ENROLLMENT_STATE_ACTIVE, [(c.kind, c.score, c.reason) for c in result.checks]
     assert len(kinds) == 8 and all(c.passed for c in result.checks if c.required)
     assert not kinds[pb.LIVENESS_CHECK_KIND_SPOKEN_DIGITS].required  # reported, not required here
+    # The clip does not say the session's digits: an optional failure, counted apart from the
+    # failures that reject people.
+    assert not kinds[pb.LIVENESS_CHECK_KIND_SPOKEN_DIGITS].passed
+    assert counted("likeness_liveness_checks_total", check="spoken_digits", outcome="fail_optional") == (
+        before["fail_optional"] + 1)
+    assert counted("likeness_liveness_checks_total", check="spoken_digits", outcome="fail") == before["fail"]
     assert kinds[pb.LIVENESS_CHECK_KIND_SESSION_FRESH].passed
     assert templates_of(server, "acosta") >= 2 and state_of(server, "acosta") == pb.ENROLLMENT_STATE_ACTIVE
     probe = pb.Media(container=MP4, content=(TALKING / "sstzal_DFRF_cnn2_25fps_00-30s.mp4").read_bytes())
@@ -93,6 +107,7 @@ def test_a_live_recording_enrolls_and_then_verifies(server: RunningServer) -> No
     again = start(server, "acosta", reenroll=True)
     assert refused(lambda: upload(server, again.session_id, ENROLL_CLIP.read_bytes()))[:2] == (
         "ALREADY_EXISTS", "ERROR_REASON_RECORDING_REPLAYED")
+    assert counted("likeness_enrollments_total", outcome="replayed") == replayed_before + 1
     assert refused(lambda: upload(server, again.session_id, b"x"))[:2] == (
         "FAILED_PRECONDITION", "ERROR_REASON_ENROLLMENT_SESSION_USED")
     assert state_of(server, "acosta") == pb.ENROLLMENT_STATE_ACTIVE  # a failed re-enrollment keeps the old one

@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import text
 
 from auditlog.model import Actor, ActorType
+from identity.matching import LikenessService, MediaKind, Verdict
 from identity_service.inference import media
 from identity_service.inference.biometrics import Biometrics
-from identity_service.likeness import LikenessService, MediaKind, Verdict
 from identity_service.storage.sql import SqlStore
 from identity_service.wiring import App, build_app
 from kernel.errors import DomainError

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from identity_service.search_index import FaceIndex
+from identity.search_index import FaceIndex
 
 
 def unit(rng: np.random.Generator, n: int, dim: int = 16) -> np.ndarray:

@@ -15,7 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from structlog.testing import capture_logs
 
-from identity_service.storage.records import EnrollmentRecord, EnrollmentStatus
+from identity.model import EnrollmentRecord, EnrollmentStatus
 from identity_service.storage.sql import SqlStore
 from identity_service.wiring import build_app
 from likeness.audit.v1 import audit_service_pb2 as audit_pb
@@ -129,7 +129,7 @@ def test_enrollment_attempts_are_counted_over_a_sliding_window(tmp_path: Path) -
     from datetime import timedelta
 
     from auditlog.model import Actor, ActorType
-    from identity_service.enrollment import EnrollmentService
+    from identity.enrollment import EnrollmentService
     from kernel.clock import utc_now
     from kernel.errors import EnrollmentAttemptsExhausted
 

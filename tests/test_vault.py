@@ -12,10 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from identity.model import TemplateBinding
+from identity.ports import TemplateUnreadable
 from identity_service.storage.sql import SqlStore
 from identity_service.vault.keys import FileKeyring, KeyUnavailable, StaticKeyring, keyring_from_env, new_kek
 from identity_service.vault.rotation import keys_in_use, rewrap_all
-from identity_service.vault.vault import TemplateBinding, TemplateUnreadable, TemplateVault
+from identity_service.vault.vault import TemplateVault
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from identity.vectors import l2_normalise
 from identity_service.inference.ort import OnnxModel
-from identity_service.inference.vectors import l2_normalise
 
 # insightface's ArcFace template: where the eyes, nose tip and mouth corners sit in a 112x112 crop.
 ARCFACE_TEMPLATE = np.array(

@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from identity.model import RecordingAnalysis
+from identity.vectors import unit
 from identity_service.inference import media
 from identity_service.inference.antispoof import AntiSpoof
 from identity_service.inference.asr import SpeechRecognizer
 from identity_service.inference.biometrics import Biometrics
 from identity_service.inference.face import DetectedFace, FaceDetector, align, quality
 from identity_service.inference.landmarks import LandmarkModel, mouth_opening
-from identity_service.inference.vectors import unit
 from kernel.errors import MediaCorrupt, RecordingDurationOutOfRange, RecordingFrameTooLarge
 from liveness.articulation import band_energies, shipped_model
 from liveness.checks import AudioObservation, FrameObservation, MouthTrack, Observations
@@ -40,14 +41,6 @@ class RecordingLimits:
     # Decoded frames per batch (about half of them analysed). Two batches are held at once (one
     # on the mouth worker): 16 frames, 100 MB at 1080p, per enrollment.
     batch: int = 8
-
-
-@dataclass(slots=True)
-class Analysis:
-    observations: Observations
-    face_templates: list[np.ndarray]
-    voice_template: np.ndarray | None
-    timings_ms: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -77,7 +70,7 @@ class RecordingAnalyzer:
         # Enrollment selfies fill the frame: a 320 px detector finds them at a quarter of the cost.
         self.detector = FaceDetector(detector.model, size=320, threshold=detector.threshold, nms=detector.nms)
 
-    def analyze(self, video: bytes, audio: bytes | None = None, *, transcribe: bool = True) -> Analysis:
+    def analyze(self, video: bytes, audio: bytes | None = None, *, transcribe: bool = True) -> RecordingAnalysis:
         timings: dict[str, float] = {}
         started = time.perf_counter()
         info, frames = media.video_frames(video, every_seconds=1.0 / self.limits.mouth_fps,
@@ -117,7 +110,7 @@ class RecordingAnalyzer:
         timings["total"] = _ms(started)
         observations = Observations(tuple(observed), heard, MouthTrack(np.array([moment for moment, _ in run.mouth]),
                                                                        np.array([opening for _, opening in run.mouth])))
-        return Analysis(observations, face_templates, voice_template, timings)
+        return RecordingAnalysis(observations, face_templates, voice_template, timings)
 
     # --- video --------------------------------------------------------------------------------
 

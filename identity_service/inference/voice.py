@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from identity.vectors import l2_normalise
 from identity_service.inference.media import SAMPLE_RATE
 from identity_service.inference.ort import OnnxModel
-from identity_service.inference.vectors import l2_normalise
 
 N_FFT = 400  # 25 ms at 16 kHz
 HOP = 160  # 10 ms

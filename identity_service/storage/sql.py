@@ -22,8 +22,7 @@ from auditlog.model import ActorType, AuditEvent, Checkpoint, Outcome
 from auditlog.ports import AuditFilter
 from consent.model import Audience, CameoPolicy, ContentCategory, Grant, GrantState, PermissionFacts
 from consent.ports import Edge, OwnerErasure, RevocationEntry
-from identity_service.storage.engine import READONLY, make_engine
-from identity_service.storage.records import (
+from identity.model import (
     EnrollmentRecord,
     EnrollmentSessionRecord,
     EnrollmentStatus,
@@ -31,6 +30,7 @@ from identity_service.storage.records import (
     SubjectKeyRecord,
     TemplateRecord,
 )
+from identity_service.storage.engine import READONLY, make_engine
 from identity_service.storage.tables import (
     AuditCheckpointRow,
     AuditEventRow,
@@ -169,8 +169,13 @@ class SqlTx:
         self.session.exec(delete(EnrollmentMediaRow).where(col(EnrollmentMediaRow.create_us) < to_us(now - keep)))
         if self.session.get(EnrollmentMediaRow, media_sha256) is not None:
             return False
-        self.session.add(EnrollmentMediaRow(media_sha256=media_sha256, create_us=to_us(now)))
-        self.session.flush()
+        # A concurrent upload of the same bytes makes this insert fail on the key (inside a
+        # savepoint, so this transaction goes on and reports the replay).
+        try:
+            with self.session.begin_nested():
+                self.session.add(EnrollmentMediaRow(media_sha256=media_sha256, create_us=to_us(now)))
+        except IntegrityError:
+            return False
         return True
 
     # --- templates ------------------------------------------------------------------------

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 
 import grpc
 
-from identity_service.enroll_recording import RecordingEnrollment
-from identity_service.enrollment import EnrollmentService, EnrollmentView
-from identity_service.likeness import LikenessService, MediaKind, Verdict
+from identity.enroll_recording import RecordingEnrollment
+from identity.enrollment import EnrollmentService, EnrollmentView
+from identity.matching import LikenessService, MediaKind, Verdict
+from identity.model import EnrollmentStatus
 from identity_service.settings import Settings
-from identity_service.storage.records import EnrollmentStatus
 from identity_service.transport.convert import service_actor, timestamp
 from identity_service.validation import (
     decode_page_token,

@@ -3,44 +3,22 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from identity_service.storage.records import SubjectKeyRecord, TemplateRecord
+from identity.model import SubjectKeyRecord, TemplateBinding, TemplateRecord
+from identity.ports import KekNotLoaded, TemplateUnreadable
 from identity_service.vault.keys import KeyEncryptionKeys, KeyUnavailable
 
 NONCE_BYTES = 12
 
 
-class TemplateUnreadable(Exception):
-    """A template or data key failed authentication: altered, moved to another row, or its key is gone."""
-
-
-class KekNotLoaded(TemplateUnreadable):
-    """The data key is wrapped by a KEK this process does not hold (not even in its key file)."""
-
-    def __init__(self, kek_id: str) -> None:
-        super().__init__(f"key encryption key {kek_id} is not loaded")
-        self.kek_id = kek_id
-
-
-@dataclass(frozen=True, slots=True)
-class TemplateBinding:
-    """What a template's ciphertext is bound to (the AES-GCM associated data)."""
-
-    template_id: str
-    subject_id: str
-    modality: str
-    model_id: str
-    model_version: str
-
-    def aad(self) -> bytes:
-        return "\x1f".join(("likeness-template-v1", self.template_id, self.subject_id, self.modality,
-                            self.model_id, self.model_version)).encode()
+def _template_aad(binding: TemplateBinding) -> bytes:
+    return "\x1f".join(("likeness-template-v1", binding.template_id, binding.subject_id, binding.modality,
+                        binding.model_id, binding.model_version)).encode()
 
 
 def _dek_aad(subject_id: str, kek_id: str) -> bytes:
@@ -82,7 +60,7 @@ class TemplateVault:
         return TemplateRecord(
             template_id=binding.template_id, subject_id=binding.subject_id, modality=binding.modality,
             model_id=binding.model_id, model_version=binding.model_version, nonce=nonce,
-            ciphertext=AESGCM(dek).encrypt(nonce, plaintext, binding.aad()), create_time=now,
+            ciphertext=AESGCM(dek).encrypt(nonce, plaintext, _template_aad(binding)), create_time=now,
         )
 
     @staticmethod
@@ -90,7 +68,7 @@ class TemplateVault:
         binding = TemplateBinding(record.template_id, record.subject_id, record.modality, record.model_id,
                                   record.model_version)
         try:
-            plaintext = AESGCM(dek).decrypt(record.nonce, record.ciphertext, binding.aad())
+            plaintext = AESGCM(dek).decrypt(record.nonce, record.ciphertext, _template_aad(binding))
         except InvalidTag as exc:
             raise TemplateUnreadable(f"template {record.template_id} failed authentication") from exc
         return np.frombuffer(plaintext, dtype="<f4").astype(np.float32)

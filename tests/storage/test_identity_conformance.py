@@ -10,13 +10,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from identity_service.storage import migrate
-from identity_service.storage.records import (
+from identity.model import (
     EnrollmentRecord,
     EnrollmentSessionRecord,
     EnrollmentStatus,
     SessionStatus,
 )
+from identity_service.storage import migrate
 from identity_service.storage.sql import SqlStore
 
 T0 = datetime(2026, 11, 25, 12, 0, 0, 123456, tzinfo=UTC)
@@ -111,6 +111,47 @@ def test_racing_uploads_consume_a_session_once(store: SqlStore) -> None:
     for t in threads:
         t.join()
     assert sorted(wins) == [False] * 7 + [True]
+
+
+def test_a_media_hash_is_claimed_once_within_its_window_and_forgotten_after(store: SqlStore) -> None:
+    keep = timedelta(hours=24)
+    with store.write() as tx:
+        assert tx.claim_media_hash("ab" * 32, T0, keep)
+    with store.write() as tx:
+        assert not tx.claim_media_hash("ab" * 32, T0 + timedelta(hours=23), keep)
+        assert tx.claim_media_hash("cd" * 32, T0 + timedelta(hours=23), keep)  # another recording
+    with store.write() as tx:
+        assert tx.claim_media_hash("ab" * 32, T0 + timedelta(hours=25), keep)  # the window has passed
+
+
+def _claim_at_once(store: SqlStore, digest: str, claimants: int) -> tuple[list[bool], list[BaseException]]:
+    wins: list[bool] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(claimants)
+
+    def claim() -> None:
+        barrier.wait()
+        try:
+            with store.write() as tx:
+                wins.append(tx.claim_media_hash(digest, T0, timedelta(hours=1)))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=claim) for _ in range(claimants)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return wins, errors
+
+
+def test_racing_uploads_of_one_recording_claim_it_once_and_raise_nothing(store: SqlStore) -> None:
+    """Eight transactions insert the same hash at once: on PostgreSQL the losers meet the unique
+    key (the storage answers False inside a savepoint), on SQLite they queue on the writer."""
+    for round_ in range(5):
+        wins, errors = _claim_at_once(store, f"{round_:064x}", 8)
+        assert errors == []
+        assert sorted(wins) == [False] * 7 + [True]
 
 
 def test_supersede_closes_only_open_sessions_of_the_subject(store: SqlStore) -> None:

@@ -1,6 +1,7 @@
-"""Templates, 1:1 verification and 1:N search. Templates are sealed by the vault before they
-reach storage; decrypted ones exist only in this process (the search index, one verification).
-Every replica keeps its index current by polling the template change feed."""
+"""Templates, 1:1 verification and 1:N search: the identity domain's likeness matching.
+Templates are sealed by the vault before they reach storage; decrypted ones exist only in this
+process (the search index, one verification). Every replica keeps its index current by polling
+the template change feed."""
 
 from __future__ import annotations
 
@@ -14,33 +15,33 @@ from enum import StrEnum
 import numpy as np
 import structlog
 
-from auditlog.log import AuditLog
 from auditlog.model import Actor, Outcome
-from identity_service import metrics
-from identity_service.inference import media
-from identity_service.inference.biometrics import FACE_MODEL_ID, VOICE_MODEL_ID, Biometrics, FaceSample
-from identity_service.inference.vectors import unit
-from identity_service.search_index import FaceIndex, Hit
-from identity_service.storage.base import Store, Tx
-from identity_service.storage.records import EnrollmentRecord, EnrollmentStatus, TemplateRecord
-from identity_service.vault.vault import KekNotLoaded, TemplateBinding, TemplateUnreadable, TemplateVault
+from identity.model import EnrollmentRecord, EnrollmentStatus, FoundFace, TemplateBinding, TemplateRecord
+from identity.ports import (
+    AuditRecorder,
+    IdentityMetrics,
+    IdentityStore,
+    IdentityStoreTx,
+    KekNotLoaded,
+    LikenessProbe,
+    TemplateSealer,
+    TemplateUnreadable,
+)
+from identity.search_index import FaceIndex, Hit
+from identity.vectors import unit
 from kernel.clock import Clock, to_us, utc_now
 from kernel.errors import (
     EnrollmentNotActive,
     EnrollmentNotFound,
     FieldInvalid,
     LikenessTaken,
-    NoAudioTrack,
     NoFace,
-    NoSpeech,
     TemplateKeyUnavailable,
     TemplatesUnreadable,
 )
 
 log = structlog.get_logger(__name__)
 
-MODEL_VERSION = "1"
-CURRENT_MODELS = {"face": (FACE_MODEL_ID, MODEL_VERSION), "voice": (VOICE_MODEL_ID, MODEL_VERSION)}
 VIDEO_SAMPLE_SECONDS = 0.5
 VIDEO_MAX_FRAMES = 20
 # Faces in different frames of a search video belong to one track above this similarity.
@@ -93,22 +94,23 @@ class FaceFound:
 
 @dataclass(slots=True)
 class _Probe:
-    faces: list[FaceSample] = field(default_factory=list)
+    faces: list[FoundFace] = field(default_factory=list)
     voice: np.ndarray | None = None
 
 
 class LikenessService:
     def __init__(
-        self, store: Store, vault: TemplateVault, audit: AuditLog[Tx], biometrics: Biometrics, thresholds: Thresholds,
-        *, clock: Clock = utc_now,
+        self, store: IdentityStore, vault: TemplateSealer, audit: AuditRecorder, probe: LikenessProbe,
+        thresholds: Thresholds, *, metrics: IdentityMetrics, clock: Clock = utc_now,
     ) -> None:
         self._store = store
         self._vault = vault
         self._audit = audit
-        self._bio = biometrics
+        self._probe_media = probe
+        self._models = probe.model_versions()
         self.thresholds = thresholds
         self._clock = clock
-        self.index = FaceIndex(dimension=512)
+        self.index = FaceIndex(dimension=probe.dimension)
         self._cursor_us = 0
         self._refresh_lock = threading.Lock()
         self._poller: threading.Thread | None = None
@@ -197,7 +199,7 @@ class LikenessService:
         if self._poller is not None:
             self._poller.join(5)
 
-    def _data_key(self, tx: Tx, subject_id: str, *, strict: bool = False) -> bytes | None:
+    def _data_key(self, tx: IdentityStoreTx, subject_id: str, *, strict: bool = False) -> bytes | None:
         """The subject's data key; None when it cannot be unwrapped. ``strict``: a KEK that is not
         loaded raises TemplateKeyUnavailable (an operator's problem, never the person's)."""
         record = tx.get_subject_key(subject_id)
@@ -214,9 +216,8 @@ class LikenessService:
             log.error("subject_key_unreadable", subject_id=subject_id)
             return None
 
-    @staticmethod
-    def _current(record: TemplateRecord) -> bool:
-        return CURRENT_MODELS.get(record.modality) == (record.model_id, record.model_version)
+    def _current(self, record: TemplateRecord) -> bool:
+        return self._models.get(record.modality) == (record.model_id, record.model_version)
 
     def _mark_stale(self, subjects: set[str]) -> None:
         now = self._clock()
@@ -258,7 +259,7 @@ class LikenessService:
                 dek = self._vault.data_key(key_record)
             records = []
             for modality, vectors in (("face", list(face_matrix)), ("voice", [] if voice is None else [voice])):
-                model_id, version = CURRENT_MODELS[modality]
+                model_id, version = self._models[modality]
                 for vector in vectors:
                     binding = TemplateBinding(secrets.token_hex(16), subject_id, modality, model_id, version)
                     records.append(self._vault.seal(dek, binding, vector, now))
@@ -332,7 +333,7 @@ class LikenessService:
         probe = self._probe(kind, content, want_voice=False, single_face=False)
         queries = np.stack([f.embedding for f in probe.faces]) if probe.faces else np.zeros((0, 512), np.float32)
         hits = self.index.search(queries, top_k) if len(queries) else []
-        found = [FaceFound(face.face.box, tuple(h)) for face, h in zip(probe.faces, hits, strict=True)]
+        found = [FaceFound(face.box, tuple(h)) for face, h in zip(probe.faces, hits, strict=True)]
         matched = sorted({h.subject_id for f in found for h in f.candidates if h.score >= self.thresholds.face})
         self._audit.record_committed(actor.draft(
             "identity.likeness.search", Outcome.SUCCESS, reason="MATCH" if matched else "NO_MATCH",
@@ -344,39 +345,25 @@ class LikenessService:
     def _probe(self, kind: MediaKind, content: bytes, *, want_voice: bool, single_face: bool) -> _Probe:
         probe = _Probe()
         if kind == MediaKind.IMAGE:
-            image = media.decode_image(content)
-            if single_face:
-                try:
-                    probe.faces = [self._bio.one_face(image)]
-                except NoFace:
-                    probe.faces = []
-            else:
-                probe.faces = self._bio.faces([image])[0]
+            probe.faces = self._probe_media.image_faces(content, largest_only=single_face)
         elif kind == MediaKind.AUDIO:
-            probe.voice = self._voice(content)
+            probe.voice = self._probe_media.voice(content)
         else:
-            info, frames = media.video_frames(content, every_seconds=VIDEO_SAMPLE_SECONDS, max_frames=VIDEO_MAX_FRAMES)
-            images = [frame for _, frame in frames]
-            per_frame = self._bio.faces(images) if images else []
+            per_frame, has_audio = self._probe_media.video_faces(
+                content, every_seconds=VIDEO_SAMPLE_SECONDS, max_frames=VIDEO_MAX_FRAMES, largest_only=single_face)
             probe.faces = _tracks(per_frame, single_face)
-            if want_voice and info.has_audio:
-                probe.voice = self._voice(content)
+            if want_voice and has_audio:
+                probe.voice = self._probe_media.voice(content)
         return probe
 
-    def _voice(self, content: bytes) -> np.ndarray | None:
-        try:
-            return self._bio.voice_from_audio(content).embedding
-        except (NoSpeech, NoAudioTrack):
-            return None
 
-
-def _tracks(per_frame: list[list[FaceSample]], single_face: bool) -> list[FaceSample]:
+def _tracks(per_frame: list[list[FoundFace]], single_face: bool) -> list[FoundFace]:
     """Faces across video frames grouped into people: each track's mean embedding, with the box
     of its largest appearance. For verification, only the largest face of each frame counts."""
-    tracks: list[list[FaceSample]] = []
+    tracks: list[list[FoundFace]] = []
     for faces in per_frame:
         if single_face and faces:
-            faces = [max(faces, key=lambda f: f.quality.size_px)]
+            faces = [max(faces, key=lambda f: f.size_px)]
         for face in faces:
             similarity = [float(_mean(t) @ face.embedding) for t in tracks]
             best = int(np.argmax(similarity)) if similarity else -1
@@ -386,10 +373,10 @@ def _tracks(per_frame: list[list[FaceSample]], single_face: bool) -> list[FaceSa
                 tracks.append([face])
     merged = []
     for track in sorted(tracks, key=len, reverse=True):
-        largest = max(track, key=lambda f: f.quality.size_px)
-        merged.append(FaceSample(_mean(track), largest.quality, largest.face))
+        largest = max(track, key=lambda f: f.size_px)
+        merged.append(FoundFace(_mean(track), largest.box, largest.size_px))
     return merged[:1] if single_face else merged
 
 
-def _mean(track: list[FaceSample]) -> np.ndarray:
+def _mean(track: list[FoundFace]) -> np.ndarray:
     return unit(np.mean([f.embedding for f in track], axis=0))

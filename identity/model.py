@@ -1,10 +1,15 @@
-"""Plain records the storage interface takes and returns (no ORM objects leak out)."""
+"""The identity domain's records: what storage takes and returns (no ORM objects leak out),
+and what the analysers hand the services."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+
+import numpy as np
+
+from liveness.checks import Observations
 
 
 class EnrollmentStatus(StrEnum):
@@ -68,3 +73,34 @@ class TemplateRecord:
     nonce: bytes
     ciphertext: bytes
     create_time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateBinding:
+    """What a template's ciphertext is bound to (the vault authenticates it with the template)."""
+
+    template_id: str
+    subject_id: str
+    modality: str
+    model_id: str
+    model_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class FoundFace:
+    """A face found in media: its embedding (unit length), its box and its size in pixels."""
+
+    embedding: np.ndarray
+    box: np.ndarray  # x1, y1, x2, y2
+    size_px: float
+
+
+@dataclass(slots=True)
+class RecordingAnalysis:
+    """What the analyser found in an enrollment recording: the observations the liveness checks
+    decide on, and the templates to keep if they pass."""
+
+    observations: Observations
+    face_templates: list[np.ndarray]
+    voice_template: np.ndarray | None
+    timings_ms: dict[str, float] = field(default_factory=dict)

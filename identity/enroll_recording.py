@@ -8,20 +8,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy.exc import IntegrityError
 
-from auditlog.log import AuditLog
 from auditlog.model import Actor, Outcome
-from identity_service import metrics
-from identity_service.inference.recording import RecordingAnalyzer
-from identity_service.likeness import LikenessService
-from identity_service.storage.base import Store, Tx
-from identity_service.storage.records import (
+from identity.matching import LikenessService
+from identity.model import (
     EnrollmentRecord,
     EnrollmentSessionRecord,
     EnrollmentStatus,
     SessionStatus,
 )
+from identity.ports import AuditRecorder, IdentityMetrics, IdentityStore, RecordingAnalyzer
 from kernel.clock import Clock, utc_now
 from kernel.errors import (
     DomainError,
@@ -45,10 +41,11 @@ class EnrollOutcome:
 
 
 class RecordingEnrollment:
-    def __init__(self, store: Store, audit: AuditLog[Tx], analyzer: RecordingAnalyzer, likeness: LikenessService,
-                 policy: LivenessPolicy, *, replay_window: timedelta = timedelta(hours=24),
-                 clock: Clock = utc_now) -> None:
+    def __init__(self, store: IdentityStore, audit: AuditRecorder, analyzer: RecordingAnalyzer,
+                 likeness: LikenessService, policy: LivenessPolicy, *, metrics: IdentityMetrics,
+                 replay_window: timedelta = timedelta(hours=24), clock: Clock = utc_now) -> None:
         self._store = store
+        self._metrics = metrics
         self._audit = audit
         self.analyzer = analyzer
         self._likeness = likeness
@@ -90,13 +87,11 @@ class RecordingEnrollment:
     def finish(self, session: EnrollmentSessionRecord, video: bytes, audio: bytes | None, *,
                actor: Actor) -> EnrollOutcome:
         digest = hashlib.sha256(video + (audio or b"")).hexdigest()
-        try:
-            with self._store.write() as tx:
-                fresh_hash = tx.claim_media_hash(digest, self._clock(), self._replay_window)
-        except IntegrityError:
-            fresh_hash = False  # the same recording, uploaded concurrently
+        with self._store.write() as tx:
+            # False too when the same recording is being uploaded concurrently.
+            fresh_hash = tx.claim_media_hash(digest, self._clock(), self._replay_window)
         if not fresh_hash:
-            self._fail(session, "ERROR_REASON_RECORDING_REPLAYED", (), actor)
+            self._fail(session, "ERROR_REASON_RECORDING_REPLAYED", (), actor, outcome="replayed")
             raise RecordingReplayed()
         try:
             analysis = self.analyzer.analyze(video, audio, transcribe=True)
@@ -109,7 +104,10 @@ class RecordingEnrollment:
         checks = evaluate(analysis.observations, self.policy, digits=session.digits,
                           turns=tuple(HeadTurn(t) for t in session.head_turns), session=fresh)
         for check in checks:
-            metrics.LIVENESS_CHECKS.labels(check.kind.value, "pass" if check.passed else "fail").inc()
+            # An optional check that fails decides nothing: counted apart, so a dashboard of
+            # failures shows what rejects people.
+            self._metrics.liveness_check(
+                check.kind.value, "pass" if check.passed else "fail" if check.required else "fail_optional")
         if not passed(checks) or not analysis.face_templates:
             self._fail(session, "LIVENESS_FAILED", checks, actor)
             return EnrollOutcome(session.subject_id, EnrollmentStatus.FAILED, tuple(checks), analysis.timings_ms)
@@ -122,12 +120,12 @@ class RecordingEnrollment:
         self._audit.record_committed(actor.draft(
             "identity.enrollment.pass", Outcome.SUCCESS, subject_id=session.subject_id,
             details={"checks": check_scores(checks)}))
-        metrics.ENROLLMENTS.labels("active").inc()
+        self._metrics.enrollment("active")
         log.info("enrollment_passed", subject_id=session.subject_id)
         return EnrollOutcome(session.subject_id, EnrollmentStatus.ACTIVE, tuple(checks), analysis.timings_ms)
 
     def _fail(self, session: EnrollmentSessionRecord, reason: str, checks: tuple[CheckResult, ...] | list[CheckResult],
-              actor: Actor) -> None:
+              actor: Actor, *, outcome: str = "failed") -> None:
         now: datetime = self._clock()
         failed = [c.kind.value for c in checks if c.required and not c.passed]
         with self._store.write() as tx:
@@ -141,7 +139,7 @@ class RecordingEnrollment:
             self._audit.record(tx, actor.draft(
                 "identity.enrollment.fail", Outcome.FAILURE, subject_id=session.subject_id, reason=reason,
                 details={"failed_checks": ",".join(failed), "checks": check_scores(checks)} if failed else {}))
-        metrics.ENROLLMENTS.labels("failed").inc()
+        self._metrics.enrollment(outcome)
         log.info("enrollment_failed", subject_id=session.subject_id, reason=reason, failed_checks=failed)
 
 

@@ -10,15 +10,14 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from auditlog.log import AuditLog
 from auditlog.model import Actor, Outcome, erased_subject_marker
-from identity_service.storage.base import Store, Tx
-from identity_service.storage.records import (
+from identity.model import (
     EnrollmentRecord,
     EnrollmentSessionRecord,
     EnrollmentStatus,
     SessionStatus,
 )
+from identity.ports import AuditRecorder, IdentityStore, IdentityStoreTx
 from kernel.clock import Clock, utc_now
 from kernel.errors import (
     DomainError,
@@ -50,7 +49,7 @@ class EnrollmentView:
 class EnrollmentService:
     """Starts enrollment sessions and answers questions about enrollments."""
 
-    def __init__(self, store: Store, audit: AuditLog[Tx], *, session_ttl: timedelta, max_attempts: int = 0,
+    def __init__(self, store: IdentityStore, audit: AuditRecorder, *, session_ttl: timedelta, max_attempts: int = 0,
                  attempt_window: timedelta = timedelta(days=1), clock: Clock = utc_now) -> None:
         # Told of each erasure after it commits (the search index drops the subject at once).
         self.erased_listeners: list[Callable[[str], None]] = []
@@ -89,7 +88,7 @@ class EnrollmentService:
             expire_time=session.expire_time,
         )
 
-    def _start_in(self, tx: Tx, session: EnrollmentSessionRecord, actor: Actor) -> DomainError | None:
+    def _start_in(self, tx: IdentityStoreTx, session: EnrollmentSessionRecord, actor: Actor) -> DomainError | None:
         subject_id, now = session.subject_id, session.create_time
         current = tx.get_enrollment(subject_id)
         refusal: DomainError | None = None
