@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Protocol, TypeVar
 
 from auditlog.model import Actor, AuditDraft
+from auditlog.ports import AuditTx
 from consent.model import CameoPolicy, Grant, GrantState, PermissionFacts
 
 A = TypeVar("A")
@@ -103,10 +104,15 @@ class ConsentTx(Protocol):
         ...
 
 
-class ConsentStore(Protocol):
-    def write(self) -> AbstractContextManager[ConsentTx]: ...
+class ConsentStoreTx(ConsentTx, AuditTx, Protocol):
+    """A consent transaction that the audit log can append to, so that an event commits with
+    the change it describes."""
 
-    def read(self) -> AbstractContextManager[ConsentTx]: ...
+
+class ConsentStore(Protocol):
+    def write(self) -> AbstractContextManager[ConsentStoreTx]: ...
+
+    def read(self) -> AbstractContextManager[ConsentStoreTx]: ...
 
 
 class ConsentAuditor(Protocol):
@@ -114,7 +120,7 @@ class ConsentAuditor(Protocol):
     GroupedWriter instead)."""
 
     def __call__(
-        self, tx: ConsentTx, actor: Actor, *, action: str, outcome: str, subject_id: str, reason: str = "",
+        self, tx: ConsentStoreTx, actor: Actor, *, action: str, outcome: str, subject_id: str, reason: str = "",
         details: dict[str, str] | None = None,
     ) -> None: ...
 

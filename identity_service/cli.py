@@ -32,7 +32,7 @@ def serve(address: str | None) -> None:
     if address:
         settings = settings.model_copy(update={"listen_address": address})
     configure(settings.log_format, settings.log_level)
-    from identity_service.transport.server import serve as run
+    from identity_service.runtime import serve as run
     from identity_service.wiring import build_app, load_biometrics, load_recording_analyzer
     from kernel.errors import ModelsUnavailable
 

@@ -11,7 +11,7 @@ import structlog
 
 from auditlog.log import AuditLog
 from auditlog.model import Actor, ActorType, AuditDraft, Outcome
-from consent.ports import ConsentTx
+from consent.ports import ConsentStoreTx, ConsentTx
 from consent.service import ConsentService
 from identity.enrollment import EnrollmentService
 from identity_service.metrics import PrometheusIdentityMetrics
@@ -147,12 +147,11 @@ def build_app(
     audit = AuditLog(sql, keyring, checkpoint_every=settings.audit_checkpoint_every)
 
     def consent_auditor(
-        tx: ConsentTx, actor: Actor, *, action: str, outcome: str, subject_id: str, reason: str = "",
+        tx: ConsentStoreTx, actor: Actor, *, action: str, outcome: str, subject_id: str, reason: str = "",
         details: dict[str, str] | None = None,
     ) -> None:
         draft = actor.draft(action, Outcome(outcome), subject_id=subject_id, reason=reason, details=details)
-        # The SQL transaction behind ConsentTx is the same object the audit log appends through.
-        audit.record(tx, draft)  # type: ignore[arg-type]
+        audit.record(tx, draft)
 
     def consent_grouped(
         work: Callable[[ConsentTx, Sequence[A]], Sequence[tuple[R | Exception, AuditDraft | None]]], arg: A,

@@ -143,3 +143,13 @@ def test_every_package_is_installed_type_checked_and_copied_into_the_image() -> 
         assert package in included, package
         assert f"COPY {package} ./{package}" in dockerfile, package
     assert set(PACKAGES) <= set(project["tool"]["mypy"]["packages"])
+
+
+def test_the_two_transports_stand_side_by_side() -> None:
+    """gRPC and HTTP are peers: neither imports the other; ``runtime`` starts both."""
+    internal, _ = _graph()
+    for module, targets in internal.items():
+        for mine, other in (("identity_service.transport", "identity_service.userapi"),
+                            ("identity_service.userapi", "identity_service.transport")):
+            if module.startswith(mine):
+                assert not any(t.startswith(other) for t in targets), f"{module} imports {other}"

@@ -14,6 +14,7 @@ from auditlog.log import AuditLog, verify_against, verify_log
 from auditlog.model import ActorType, AuditDraft, Outcome
 from auditlog.ports import AuditFilter
 from identity_service.signing import Keyring
+from identity_service.storage.base import Store
 from identity_service.storage.sql import SqlStore
 
 
@@ -29,7 +30,7 @@ def draft(i: int, subject: str = "alice", outcome: Outcome = Outcome.ALLOW) -> A
     )
 
 
-def fill(store: SqlStore, keyring: Keyring, n: int, every: int = 4) -> AuditLog:
+def fill(store: Store, keyring: Keyring, n: int, every: int = 4) -> AuditLog:
     log = AuditLog(store, keyring, checkpoint_every=every)
     for i in range(n):
         with store.write() as tx:
@@ -37,19 +38,21 @@ def fill(store: SqlStore, keyring: Keyring, n: int, every: int = 4) -> AuditLog:
     return log
 
 
-def sql(store: SqlStore, statement: str, **params: object) -> None:
+def sql(store: Store, statement: str, **params: object) -> None:
+    # Tampering goes around the interface, into the SQL tables.
+    assert isinstance(store, SqlStore)
     with store.engine.begin() as conn:
         conn.execute(text(statement), params)
 
 
-def test_clean_log_verifies_with_checkpoints(store: SqlStore, keyring: Keyring) -> None:
+def test_clean_log_verifies_with_checkpoints(store: Store, keyring: Keyring) -> None:
     fill(store, keyring, 10, every=4)
     report = verify_log(store, keyring.verification_keys())
     assert report.ok, report.problem
     assert (report.events_checked, report.checkpoints_checked, report.unsigned_tail) == (10, 2, 2)
 
 
-def test_filters_and_order(store: SqlStore, keyring: Keyring) -> None:
+def test_filters_and_order(store: Store, keyring: Keyring) -> None:
     fill(store, keyring, 9)
     with store.read() as tx:
         bob = tx.list_audit(AuditFilter(subject_id="bob"), after_sequence=None, limit=100)
@@ -62,28 +65,28 @@ def test_filters_and_order(store: SqlStore, keyring: Keyring) -> None:
     assert counts == [("consent.permission.check", "allow", 9)]
 
 
-def test_an_edited_event_is_named(store: SqlStore, keyring: Keyring) -> None:
+def test_an_edited_event_is_named(store: Store, keyring: Keyring) -> None:
     fill(store, keyring, 12)
     sql(store, "UPDATE audit_events SET outcome = 'deny' WHERE seq = 5")
     report = verify_log(store, keyring.verification_keys())
     assert not report.ok and report.first_bad_sequence == 5 and "edited" in report.problem
 
 
-def test_a_deleted_event_is_named(store: SqlStore, keyring: Keyring) -> None:
+def test_a_deleted_event_is_named(store: Store, keyring: Keyring) -> None:
     fill(store, keyring, 12)
     sql(store, "DELETE FROM audit_events WHERE seq = 7")
     report = verify_log(store, keyring.verification_keys())
     assert not report.ok and report.first_bad_sequence == 7 and "missing" in report.problem
 
 
-def test_deleting_the_newest_events_is_caught(store: SqlStore, keyring: Keyring) -> None:
+def test_deleting_the_newest_events_is_caught(store: Store, keyring: Keyring) -> None:
     fill(store, keyring, 12)
     sql(store, "DELETE FROM audit_events WHERE seq >= 10")
     report = verify_log(store, keyring.verification_keys())
     assert not report.ok and report.first_bad_sequence == 10
 
 
-def test_reordered_events_are_named(store: SqlStore, keyring: Keyring) -> None:
+def test_reordered_events_are_named(store: Store, keyring: Keyring) -> None:
     fill(store, keyring, 12)
     sql(store, "UPDATE audit_events SET seq = -1 WHERE seq = 3")
     sql(store, "UPDATE audit_events SET seq = 3 WHERE seq = 4")
@@ -92,7 +95,7 @@ def test_reordered_events_are_named(store: SqlStore, keyring: Keyring) -> None:
     assert not report.ok and report.first_bad_sequence == 3
 
 
-def test_rewriting_an_event_with_its_hash_breaks_the_signed_root(store: SqlStore, keyring: Keyring) -> None:
+def test_rewriting_an_event_with_its_hash_breaks_the_signed_root(store: Store, keyring: Keyring) -> None:
     fill(store, keyring, 12, every=4)
     with store.read() as tx:
         event = tx.get_audit(6)
@@ -106,14 +109,14 @@ def test_rewriting_an_event_with_its_hash_breaks_the_signed_root(store: SqlStore
     assert not report.ok and report.first_bad_sequence == 4 and "4..7" in report.problem
 
 
-def test_a_forged_checkpoint_signature_fails(store: SqlStore, keyring: Keyring) -> None:
+def test_a_forged_checkpoint_signature_fails(store: Store, keyring: Keyring) -> None:
     fill(store, keyring, 8, every=4)
     sql(store, "UPDATE audit_checkpoints SET signature = :s WHERE tree_size = 4", s=b"\x00" * 64)
     report = verify_log(store, keyring.verification_keys())
     assert not report.ok and "bad signature" in report.problem
 
 
-def test_checkpoints_by_a_rotated_key_verify_after_it_is_retired(store: SqlStore, keyring: Keyring,
+def test_checkpoints_by_a_rotated_key_verify_after_it_is_retired(store: Store, keyring: Keyring,
                                                                   tmp_path: Path) -> None:
     """Retiring a key ends its use tokens; the checkpoints it signed stay the log's history."""
     fill(store, keyring, 4, every=4)
@@ -130,7 +133,7 @@ def test_checkpoints_by_a_rotated_key_verify_after_it_is_retired(store: SqlStore
     assert not report.ok and f"checkpoint at size 4: signed by key {old}" in report.problem
 
 
-def test_redaction_removes_payload_and_keeps_the_log_verifiable(store: SqlStore, keyring: Keyring) -> None:
+def test_redaction_removes_payload_and_keeps_the_log_verifiable(store: Store, keyring: Keyring) -> None:
     log = fill(store, keyring, 9)
     with store.write() as tx:
         assert log.redact_subject(tx, "bob") == 3
@@ -145,7 +148,7 @@ def test_redaction_removes_payload_and_keeps_the_log_verifiable(store: SqlStore,
 
 @pytest.mark.parametrize(("column", "value"), [("outcome", "allow"), ("action", "consent.permission.check"),
                                                ("details", '{"grant": "forged"}'), ("actor_id", "mallory")])
-def test_a_redacted_row_given_a_payload_fails_verification(store: SqlStore, keyring: Keyring, column: str,
+def test_a_redacted_row_given_a_payload_fails_verification(store: Store, keyring: Keyring, column: str,
                                                            value: str) -> None:
     """The redacted flag is not trusted: a redacted row's payload cannot be checked against its
     hash, so it must be blank, and one that holds anything (a deny made an allow) was forged."""
@@ -164,7 +167,7 @@ def test_a_redacted_row_given_a_payload_fails_verification(store: SqlStore, keyr
     assert not verify_log(store, keyring.verification_keys()).ok
 
 
-def test_proofs_verify_against_the_signed_checkpoint(store: SqlStore, keyring: Keyring) -> None:
+def test_proofs_verify_against_the_signed_checkpoint(store: Store, keyring: Keyring) -> None:
     log = fill(store, keyring, 11, every=4)
     cp = log.latest_checkpoint()
     assert cp.tree_size == 8
@@ -177,7 +180,7 @@ def test_proofs_verify_against_the_signed_checkpoint(store: SqlStore, keyring: K
     assert merkle.verify_consistency(cp.tree_size, newer.tree_size, cp.root_hash, newer.root_hash, proof)
 
 
-def test_concurrent_appends_make_one_consistent_tree(store: SqlStore, keyring: Keyring) -> None:
+def test_concurrent_appends_make_one_consistent_tree(store: Store, keyring: Keyring) -> None:
     log = AuditLog(store, keyring, checkpoint_every=256)
     clients, per_client = 10, 1000 if store.dialect == "postgresql" else 300
     barrier = threading.Barrier(clients)
@@ -207,12 +210,12 @@ def test_concurrent_appends_make_one_consistent_tree(store: SqlStore, keyring: K
     assert report.ok and report.events_checked == total and report.checkpoints_checked == total // 256
 
 
-def _leaves(store: SqlStore, n: int) -> list[bytes]:
+def _leaves(store: Store, n: int) -> list[bytes]:
     with store.read() as tx:
         return tx.audit_leaf_hashes(n)
 
 
-def test_grouped_work_shares_one_transaction_and_fails_alone(store: SqlStore, keyring: Keyring) -> None:
+def test_grouped_work_shares_one_transaction_and_fails_alone(store: Store, keyring: Keyring) -> None:
     """run_grouped hands concurrent calls of one work to it together, appends their events in
     the group's transaction; a work that raises fails only its own calls, and an exception
     returned as one call's result fails that call alone (its event is not appended)."""
@@ -266,7 +269,7 @@ def test_grouped_work_shares_one_transaction_and_fails_alone(store: SqlStore, ke
     assert verify_log(store, keyring.verification_keys()).ok
 
 
-def test_a_rollback_passes_verify_alone_and_fails_against_a_witness(store: SqlStore, keyring: Keyring) -> None:
+def test_a_rollback_passes_verify_alone_and_fails_against_a_witness(store: Store, keyring: Keyring) -> None:
     """The newest checkpoint and the events after the one before deleted, the head set back: a
     consistent log of its own. A checkpoint kept outside (the witness) catches it; and a log
     rewritten to the same size under another history fails the root comparison."""

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from consent.model import Audience, CameoPolicy, ContentCategory, Grant, GrantState
 from consent.ports import Edge
-from identity_service.storage.sql import SqlStore
+from identity_service.storage.base import Store
 
 T0 = datetime(2026, 11, 25, 12, tzinfo=UTC)
 
@@ -19,7 +19,7 @@ def grant(gid: str, **overrides: object) -> Grant:
     return Grant(**values)  # type: ignore[arg-type]
 
 
-def test_policy_round_trip_with_block_list(store: SqlStore) -> None:
+def test_policy_round_trip_with_block_list(store: Store) -> None:
     policy = CameoPolicy("alice", Audience.FRIENDS, frozenset({"bob", "cat"}),
                          frozenset({ContentCategory.POLITICAL, ContentCategory.SEXUAL}), "no hats", True, T0, 3)
     with store.write() as tx:
@@ -42,7 +42,7 @@ def test_policy_round_trip_with_block_list(store: SqlStore) -> None:
         assert got is not None and got.audience == Audience.PUBLIC and tx.get_blocked("alice") == {"dan"}
 
 
-def test_grants_states_paging_and_single_revoke(store: SqlStore) -> None:
+def test_grants_states_paging_and_single_revoke(store: Store) -> None:
     now = T0 + timedelta(days=1)
     with store.write() as tx:
         tx.add_grant(grant("a" * 16))
@@ -69,7 +69,7 @@ def test_grants_states_paging_and_single_revoke(store: SqlStore) -> None:
         assert [g.grant_id[0] for g in tx.grants_for("alice", "eve")] == ["c"]
 
 
-def test_edges_are_versioned_and_late_messages_lose(store: SqlStore) -> None:
+def test_edges_are_versioned_and_late_messages_lose(store: Store) -> None:
     with store.write() as tx:
         assert tx.upsert_edge(Edge("alice", "bob", 5), present=True)
         assert tx.has_edge("alice", "bob") and not tx.has_edge("bob", "alice")
@@ -81,7 +81,7 @@ def test_edges_are_versioned_and_late_messages_lose(store: SqlStore) -> None:
         assert not tx.has_edge("alice", "bob")
 
 
-def test_list_edges_pages_over_both_directions(store: SqlStore) -> None:
+def test_list_edges_pages_over_both_directions(store: Store) -> None:
     with store.write() as tx:
         for other in ("b", "c", "d"):
             tx.upsert_edge(Edge("alice", other, 1), present=True)
@@ -94,7 +94,7 @@ def test_list_edges_pages_over_both_directions(store: SqlStore) -> None:
     assert len(pairs) == 6 and len(set(pairs)) == 6 and pairs == sorted(pairs)
 
 
-def test_revocation_cursors_are_dense_and_ordered_under_concurrency(store: SqlStore) -> None:
+def test_revocation_cursors_are_dense_and_ordered_under_concurrency(store: Store) -> None:
     barrier = threading.Barrier(6)
 
     def revoke(i: int) -> None:
@@ -115,7 +115,7 @@ def test_revocation_cursors_are_dense_and_ordered_under_concurrency(store: SqlSt
     assert [e.cursor for e in tail] == list(range(56, 61))
 
 
-def test_facts_for_many_pairs_match_one_pair_at_a_time(store: SqlStore) -> None:
+def test_facts_for_many_pairs_match_one_pair_at_a_time(store: Store) -> None:
     """The group read (one statement for every check in a group) agrees, pair by pair and in
     order, with reading each pair alone: policies, blocks, both edge directions, grants."""
     with store.write() as tx:

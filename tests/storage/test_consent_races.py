@@ -15,7 +15,7 @@ import pytest
 
 from auditlog.model import Actor, ActorType
 from consent.model import Audience, CameoPolicy
-from identity_service.storage.sql import SqlStore
+from identity_service.storage.base import Store
 from identity_service.wiring import App
 from kernel.errors import GrantNotActive, PolicyConflict
 
@@ -124,7 +124,7 @@ def test_one_owners_extreme_grant_times_fail_at_the_edge_and_no_one_elses_check(
 
 
 @pytest.mark.parametrize("task", ["etag", "block", "revoke"])
-def test_two_processes_on_one_database_lose_no_update(app: App, store: SqlStore, tmp_path: Path, task: str) -> None:
+def test_two_processes_on_one_database_lose_no_update(app: App, store: Store, tmp_path: Path, task: str) -> None:
     """The same races between two processes (two replicas) on one database, 30 rounds each, the
     two sides released together every round: one same-etag update wins, a block and an audience
     change both survive, one of two revocations succeeds."""

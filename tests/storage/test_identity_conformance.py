@@ -17,6 +17,7 @@ from identity.model import (
     SessionStatus,
 )
 from identity_service.storage import migrate
+from identity_service.storage.base import Store
 from identity_service.storage.sql import SqlStore
 
 T0 = datetime(2026, 11, 25, 12, 0, 0, 123456, tzinfo=UTC)
@@ -34,14 +35,15 @@ def session(session_id: str, subject: str = "alice") -> EnrollmentSessionRecord:
     )
 
 
-def test_migrations_match_the_models(store: SqlStore) -> None:
+def test_migrations_match_the_models(store: Store) -> None:
+    assert isinstance(store, SqlStore)  # SQL backends only
     assert migrate.current_revision(store.engine) == migrate.head_revision()
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     assert diff == []
 
 
-def test_enrollment_round_trip_keeps_microseconds_and_utc(store: SqlStore) -> None:
+def test_enrollment_round_trip_keeps_microseconds_and_utc(store: Store) -> None:
     record = EnrollmentRecord(
         subject_id="alice", status=EnrollmentStatus.ACTIVE, create_time=T0,
         update_time=T0 + timedelta(seconds=1), template_models=("w600k_mbf@1", "ecapa@1"),
@@ -54,7 +56,7 @@ def test_enrollment_round_trip_keeps_microseconds_and_utc(store: SqlStore) -> No
         assert tx.get_enrollment("bob") is None
 
 
-def test_put_enrollment_replaces(store: SqlStore) -> None:
+def test_put_enrollment_replaces(store: Store) -> None:
     with store.write() as tx:
         tx.put_enrollment(enrollment("alice"))
     with store.write() as tx:
@@ -64,7 +66,7 @@ def test_put_enrollment_replaces(store: SqlStore) -> None:
     assert got is not None and got.status == EnrollmentStatus.FAILED
 
 
-def test_list_enrollments_pages_in_subject_order_with_filter(store: SqlStore) -> None:
+def test_list_enrollments_pages_in_subject_order_with_filter(store: Store) -> None:
     with store.write() as tx:
         for i in range(7):
             tx.put_enrollment(
@@ -79,7 +81,7 @@ def test_list_enrollments_pages_in_subject_order_with_filter(store: SqlStore) ->
     assert [r.subject_id for r in active] == ["s01", "s03", "s05"]
 
 
-def test_session_round_trip_and_single_use(store: SqlStore) -> None:
+def test_session_round_trip_and_single_use(store: Store) -> None:
     with store.write() as tx:
         tx.add_session(session("sess-1"))
     with store.read() as tx:
@@ -94,7 +96,7 @@ def test_session_round_trip_and_single_use(store: SqlStore) -> None:
     assert used is not None and used.status == SessionStatus.USED and used.used_time == T0
 
 
-def test_racing_uploads_consume_a_session_once(store: SqlStore) -> None:
+def test_racing_uploads_consume_a_session_once(store: Store) -> None:
     with store.write() as tx:
         tx.add_session(session("race"))
     wins: list[bool] = []
@@ -113,7 +115,7 @@ def test_racing_uploads_consume_a_session_once(store: SqlStore) -> None:
     assert sorted(wins) == [False] * 7 + [True]
 
 
-def test_a_media_hash_is_claimed_once_within_its_window_and_forgotten_after(store: SqlStore) -> None:
+def test_a_media_hash_is_claimed_once_within_its_window_and_forgotten_after(store: Store) -> None:
     keep = timedelta(hours=24)
     with store.write() as tx:
         assert tx.claim_media_hash("ab" * 32, T0, keep)
@@ -124,7 +126,7 @@ def test_a_media_hash_is_claimed_once_within_its_window_and_forgotten_after(stor
         assert tx.claim_media_hash("ab" * 32, T0 + timedelta(hours=25), keep)  # the window has passed
 
 
-def _claim_at_once(store: SqlStore, digest: str, claimants: int) -> tuple[list[bool], list[BaseException]]:
+def _claim_at_once(store: Store, digest: str, claimants: int) -> tuple[list[bool], list[BaseException]]:
     wins: list[bool] = []
     errors: list[BaseException] = []
     barrier = threading.Barrier(claimants)
@@ -145,7 +147,7 @@ def _claim_at_once(store: SqlStore, digest: str, claimants: int) -> tuple[list[b
     return wins, errors
 
 
-def test_racing_uploads_of_one_recording_claim_it_once_and_raise_nothing(store: SqlStore) -> None:
+def test_racing_uploads_of_one_recording_claim_it_once_and_raise_nothing(store: Store) -> None:
     """Eight transactions insert the same hash at once: on PostgreSQL the losers meet the unique
     key (the storage answers False inside a savepoint), on SQLite they queue on the writer."""
     for round_ in range(5):
@@ -154,7 +156,7 @@ def test_racing_uploads_of_one_recording_claim_it_once_and_raise_nothing(store: 
         assert sorted(wins) == [False] * 7 + [True]
 
 
-def test_supersede_closes_only_open_sessions_of_the_subject(store: SqlStore) -> None:
+def test_supersede_closes_only_open_sessions_of_the_subject(store: Store) -> None:
     with store.write() as tx:
         tx.add_session(session("a1"))
         tx.add_session(session("a2"))
@@ -169,7 +171,7 @@ def test_supersede_closes_only_open_sessions_of_the_subject(store: SqlStore) -> 
     }
 
 
-def test_delete_subject_removes_all_its_rows_and_nothing_else(store: SqlStore) -> None:
+def test_delete_subject_removes_all_its_rows_and_nothing_else(store: Store) -> None:
     with store.write() as tx:
         tx.put_enrollment(enrollment("alice"))
         tx.put_enrollment(enrollment("bob"))
@@ -182,7 +184,7 @@ def test_delete_subject_removes_all_its_rows_and_nothing_else(store: SqlStore) -
         assert tx.get_enrollment("bob") is not None and tx.get_session("b1") is not None
 
 
-def test_a_failed_transaction_writes_nothing(store: SqlStore) -> None:
+def test_a_failed_transaction_writes_nothing(store: Store) -> None:
     with pytest.raises(RuntimeError), store.write() as tx:
         tx.put_enrollment(enrollment("alice"))
         tx.add_session(session("a1"))
@@ -191,7 +193,7 @@ def test_a_failed_transaction_writes_nothing(store: SqlStore) -> None:
         assert tx.get_enrollment("alice") is None and tx.get_session("a1") is None
 
 
-def test_duplicate_session_id_rolls_back_the_whole_transaction(store: SqlStore) -> None:
+def test_duplicate_session_id_rolls_back_the_whole_transaction(store: Store) -> None:
     with store.write() as tx:
         tx.add_session(session("dup"))
     with pytest.raises(Exception), store.write() as tx:  # noqa: B017 - backend-specific type
@@ -201,7 +203,7 @@ def test_duplicate_session_id_rolls_back_the_whole_transaction(store: SqlStore) 
         assert tx.get_enrollment("carol") is None
 
 
-def test_session_starts_are_counted_per_subject_within_a_window(store: SqlStore) -> None:
+def test_session_starts_are_counted_per_subject_within_a_window(store: Store) -> None:
     from dataclasses import replace
 
     with store.write() as tx:
