@@ -163,6 +163,17 @@ class Settings(BaseSettings):
     enroll_max_bytes: int = Field(
         default=50 * 1024 * 1024, ge=1024, description="Largest enrollment upload (video and audio together)."
     )
+    media_max_pixels: int = Field(
+        default=4096 * 4096, ge=64 * 64,
+        description="Largest picture (width x height) VerifyLikeness and SearchLikeness decode, image or video "
+        "frame; checked in the file's header before decoding. Each decoded picture costs about 4.5 bytes a pixel "
+        "(75 MB at the default).",
+    )
+    media_max_seconds: float = Field(
+        default=60.0, gt=0, le=600,
+        description="Longest audio or video VerifyLikeness and SearchLikeness decode; a longer one is refused "
+        "(RECORDING_DURATION_OUT_OF_RANGE), checked in the header and again while decoding.",
+    )
     enroll_replay_window_seconds: int = Field(
         default=86_400, ge=0,
         description="How long an enrollment upload's SHA-256 is kept to refuse the same bytes again "
@@ -224,6 +235,22 @@ class Settings(BaseSettings):
     )
     user_token_leeway_seconds: int = Field(
         default=30, ge=0, le=300, description="Clock skew allowed on exp, nbf and iat of user tokens."
+    )
+    user_api_max_body_bytes: int = Field(
+        default=64 * 1024, ge=1024, le=16 * 1024 * 1024,
+        description="Largest request body the user API reads (its largest real body is a policy of a few KB); "
+        "a larger one gets 413 MESSAGE_TOO_LARGE before it is read, from Content-Length or, chunked, as it passes "
+        "the limit.",
+    )
+    user_token_max_lifetime_seconds: int = Field(
+        default=86_400, ge=60,
+        description="Longest lifetime of a user access token the user API accepts (exp - iat, or exp - now "
+        "without iat): a stolen token must not be good for years.",
+    )
+    user_api_auth_failure_burst: int = Field(
+        default=20, ge=1,
+        description="Failed authentications one client address may make at once; then one a second. Each "
+        "failure writes an audit event, so token guessing cannot be driven at full speed.",
     )
     user_api_rate_per_second: float = Field(
         default=5.0, gt=0, description="Sustained requests per second one user may make (per replica)."

@@ -24,6 +24,21 @@ def subject_id(value: str, field: str = "subject_id") -> str:
     return value
 
 
+# C0 controls other than tab, newline and carriage return. PostgreSQL cannot store NUL in text at
+# all (the write failed with a 500), and none of them belongs in text shown to a person.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+TEXT_RULE = "no control characters other than tab and newline"
+
+
+def text(value: str, field: str, max_length: int) -> str:
+    """Free text a person wrote, or FieldInvalid naming ``field``."""
+    if len(value) > max_length:
+        raise FieldInvalid(field, f"at most {max_length} characters")
+    if CONTROL_CHARACTERS.search(value):
+        raise FieldInvalid(field, TEXT_RULE)
+    return value
+
+
 def page_size(value: int, *, default: int, maximum: int, field: str = "page_size") -> int:
     """0 means the default; negative is an error; above the maximum is coerced down (AIP-158)."""
     if value < 0:
@@ -54,7 +69,12 @@ def decode_page_token(token: str, filters: dict[str, object]) -> str | int | Non
         fingerprint = body["f"]
     except (ValueError, KeyError, TypeError) as exc:
         raise PageTokenInvalid() from exc
-    if fingerprint != _fingerprint(filters) or not isinstance(after, str | int):
+    if fingerprint != _fingerprint(filters) or not isinstance(after, str | int) or isinstance(after, bool):
+        raise PageTokenInvalid()
+    # A position the database can hold: a crafted 10**30 overflowed the SQL integer (a 500).
+    if isinstance(after, int) and not 0 <= after < 2**63:
+        raise PageTokenInvalid()
+    if isinstance(after, str) and (len(after) > 256 or CONTROL_CHARACTERS.search(after)):
         raise PageTokenInvalid()
     return after
 

@@ -173,7 +173,10 @@ def build_app(
             voice=settings.voice_match_threshold if settings.voice_match_threshold is not None
             else VOICE.threshold(settings.match_target_fmr),
         )
-        likeness = LikenessService(sql, vault, audit, MediaProbe(biometrics), thresholds,
+        from identity_service.inference.media import MediaLimits
+
+        probe_limits = MediaLimits(max_pixels=settings.media_max_pixels, max_seconds=settings.media_max_seconds)
+        likeness = LikenessService(sql, vault, audit, MediaProbe(biometrics, probe_limits), thresholds,
                                    metrics=PrometheusIdentityMetrics())
     enroller = None
     if likeness is not None and analyzer is not None:

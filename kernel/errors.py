@@ -64,6 +64,14 @@ class PageTokenInvalid(DomainError):
         super().__init__("page_token is not one this List returned for the same filters")
 
 
+class MessageTooLarge(DomainError):
+    kind = ErrorKind.RESOURCE_EXHAUSTED
+    reason = "ERROR_REASON_MESSAGE_TOO_LARGE"
+
+    def __init__(self, limit_bytes: int, what: str = "the request") -> None:
+        super().__init__(f"{what} is larger than {limit_bytes} bytes; send less", limit_bytes=limit_bytes)
+
+
 class CallerUnauthenticated(DomainError):
     kind = ErrorKind.UNAUTHENTICATED
     reason = "ERROR_REASON_CALLER_UNAUTHENTICATED"

@@ -174,10 +174,32 @@ def bad_tokens(api: UserApi) -> dict[str, str]:
                                            "exp": int(time.time()) + 60}, rsa_key, algorithm="RS256"),
         "truncated": good[: len(good) // 2],
         "garbage": "not-a-jwt",
+        # 'me' is the path alias for the caller; '.' and '..' resolve in a URL.
+        "sub me": api.issuer.token("me"),
+        "sub dot": api.issuer.token("."),
+        "sub dot dot": api.issuer.token(".."),
+        # The same signature spelled another way: padding, or stray bits in the last character.
+        "padded signature": f"{head}.{payload}.{signature}==",
+        "non-canonical signature": f"{head}.{payload}.{signature[:-1]}{_sibling(signature[-1])}",
+        "a token good for 30,000 years": api.issuer.token("alice", ttl=30_000 * 365 * 86_400),
+        "a token good for two days": api.issuer.token("alice", ttl=2 * 86_400),
     }
 
 
-def test_every_kind_of_bad_token_is_refused_with_401(api: UserApi) -> None:
+def _sibling(last: str) -> str:
+    """Another base64url character with the same high bits: the same bytes once decoded, when the
+    character's low bits are unused (an Ed25519 signature's last character carries 4 bits)."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    index = alphabet.index(last)
+    return alphabet[index ^ 1]
+
+
+def test_every_kind_of_bad_token_is_refused_with_401(tmp_path: Path) -> None:
+    with running_user_api(tmp_path, user_api_auth_failure_burst=100) as api:
+        _every_bad_token_refused(api)
+
+
+def _every_bad_token_refused(api: UserApi) -> None:
     for kind, token in bad_tokens(api).items():
         with httpx.Client(base_url=api.base_url, headers={"authorization": f"Bearer {token}"}) as client:
             response = client.get("/v1/subjects/me/cameo-policy")
@@ -368,7 +390,9 @@ def test_rate_limit_per_user_answers_429_with_retry_after(tmp_path: Path) -> Non
 def test_unknown_routes_and_methods_are_problems(api: UserApi) -> None:
     with api.client("alice") as alice:
         assert_problem(alice.get("/v1/nothing-here"), 404, "ERROR_REASON_ROUTE_NOT_FOUND")
-        assert_problem(alice.patch("/v1/subjects/me/cameo-policy"), 405, "ERROR_REASON_METHOD_NOT_ALLOWED")
+        not_allowed = alice.patch("/v1/subjects/me/cameo-policy")
+        assert_problem(not_allowed, 405, "ERROR_REASON_METHOD_NOT_ALLOWED")
+        assert not_allowed.headers["allow"] == "GET, PUT"  # every method of the path, not the first route's
         assert_problem(alice.get("/v1/subjects/me/grants/XYZ"), 400, "ERROR_REASON_FIELD_INVALID")
         assert_problem(alice.get("/v1/subjects/me/grants", params={"page_size": -1}), 400,
                        "ERROR_REASON_FIELD_INVALID")

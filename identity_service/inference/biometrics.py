@@ -135,13 +135,14 @@ class Biometrics:
         if q.sharpness < g.min_sharpness:
             raise FaceBlurred(q.sharpness, g.min_sharpness)
 
-    def face_from_image(self, data: bytes, *, gate: bool = True) -> FaceSample:
-        return self.one_face(media.decode_image(data), gate=gate)
+    def face_from_image(self, data: bytes, *, gate: bool = True,
+                        limits: media.MediaLimits = media.DEFAULT_LIMITS) -> FaceSample:
+        return self.one_face(media.decode_image(data, limits), gate=gate)
 
     # --- voices -----------------------------------------------------------------------------
 
-    def voice_from_audio(self, data: bytes) -> VoiceSample:
-        return self.voice(media.decode_audio(data))
+    def voice_from_audio(self, data: bytes, limits: media.MediaLimits = media.DEFAULT_LIMITS) -> VoiceSample:
+        return self.voice(media.decode_audio(data, limits))
 
     def gate_audio(self, audio: media.Audio) -> None:
         """Refuse audio no voice template should come from: too low a sample rate, or clipped."""

@@ -21,18 +21,19 @@ def _found(sample: FaceSample) -> FoundFace:
 
 
 class MediaProbe:
-    """Decodes media and finds faces and voices with ``Biometrics``."""
+    """Decodes media within ``limits`` and finds faces and voices with ``Biometrics``."""
 
     dimension = 512
 
-    def __init__(self, biometrics: Biometrics) -> None:
+    def __init__(self, biometrics: Biometrics, limits: media.MediaLimits = media.DEFAULT_LIMITS) -> None:
         self._bio = biometrics
+        self._limits = limits
 
     def model_versions(self) -> dict[str, tuple[str, str]]:
         return dict(CURRENT_MODELS)
 
     def image_faces(self, content: bytes, *, largest_only: bool) -> list[FoundFace]:
-        image = media.decode_image(content)
+        image = media.decode_image(content, self._limits)
         if not largest_only:
             return [_found(f) for f in self._bio.faces([image])[0]]
         try:
@@ -42,7 +43,8 @@ class MediaProbe:
 
     def video_faces(self, content: bytes, *, every_seconds: float, max_frames: int,
                     largest_only: bool) -> tuple[list[list[FoundFace]], bool]:
-        info, frames = media.video_frames(content, every_seconds=every_seconds, max_frames=max_frames)
+        info, frames = media.video_frames(content, every_seconds=every_seconds, max_frames=max_frames,
+                                          limits=self._limits)
         images = [frame for _, frame in frames]
         per_frame = self._bio.faces(images) if images else []
         found: list[list[FoundFace]] = []
@@ -54,6 +56,6 @@ class MediaProbe:
 
     def voice(self, content: bytes) -> np.ndarray | None:
         try:
-            return self._bio.voice_from_audio(content).embedding
+            return self._bio.voice_from_audio(content, self._limits).embedding
         except (NoSpeech, NoAudioTrack):
             return None

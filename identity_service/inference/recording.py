@@ -20,7 +20,7 @@ from identity_service.inference.asr import SpeechRecognizer
 from identity_service.inference.biometrics import Biometrics
 from identity_service.inference.face import DetectedFace, FaceDetector, align, quality
 from identity_service.inference.landmarks import LandmarkModel, mouth_opening
-from kernel.errors import MediaCorrupt, RecordingDurationOutOfRange, RecordingFrameTooLarge
+from kernel.errors import MediaCorrupt, RecordingDurationOutOfRange
 from liveness.articulation import band_energies, shipped_model
 from liveness.checks import AudioObservation, FrameObservation, MouthTrack, Observations
 
@@ -73,16 +73,17 @@ class RecordingAnalyzer:
     def analyze(self, video: bytes, audio: bytes | None = None, *, transcribe: bool = True) -> RecordingAnalysis:
         timings: dict[str, float] = {}
         started = time.perf_counter()
+        decode_limits = media.MediaLimits(max_pixels=self.limits.max_pixels, max_seconds=self.limits.max_seconds,
+                                          min_seconds=self.limits.min_seconds)
         info, frames = media.video_frames(video, every_seconds=1.0 / self.limits.mouth_fps,
-                                          max_frames=int(self.limits.max_seconds * self.limits.mouth_fps) + 1)
-        if info.width * info.height > self.limits.max_pixels:
-            raise RecordingFrameTooLarge(info.width, info.height, self.limits.max_pixels)
+                                          max_frames=int(self.limits.max_seconds * self.limits.mouth_fps) + 1,
+                                          limits=decode_limits)
         # A tenth of a second of slack: containers round durations to whole frames.
         if info.seconds and not self.limits.min_seconds - 0.1 <= info.seconds <= self.limits.max_seconds + 0.5:
             raise RecordingDurationOutOfRange(info.seconds, self.limits.min_seconds, self.limits.max_seconds)
         # Audio first (small), so speech recognition can run while the frames are analysed.
         t = time.perf_counter()
-        sound = media.decode_audio(audio if audio is not None else video)
+        sound = media.decode_audio(audio if audio is not None else video, decode_limits)
         timings["decode_audio"] = _ms(t)
         # Speech and the mouth's landmarks run on two threads of this call's own: not shared
         # between enrollments, so concurrent ones do not queue behind each other.

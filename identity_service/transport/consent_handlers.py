@@ -15,7 +15,7 @@ from identity_service.settings import Settings
 from identity_service.signing import Keyring
 from identity_service.transport.convert import from_timestamp, service_actor, timestamp
 from identity_service.transport.interceptor import current_call
-from identity_service.validation import decode_page_token, page_of, page_size, subject_id
+from identity_service.validation import decode_page_token, page_of, page_size, subject_id, text
 from kernel.clock import utc_now
 from kernel.errors import FieldInvalid, FieldMissing
 from likeness.consent.v1 import consent_service_pb2 as pb
@@ -117,8 +117,7 @@ class ConsentHandlers(pb_grpc.ConsentServiceServicer):
             raise FieldInvalid("policy.audience", "choose NOBODY, FRIENDS, APPROVED or PUBLIC")
         if len(given.blocked_ids) > MAX_BLOCKED:
             raise FieldInvalid("policy.blocked_ids", f"at most {MAX_BLOCKED}")
-        if len(given.instructions) > MAX_TEXT:
-            raise FieldInvalid("policy.instructions", f"at most {MAX_TEXT} characters")
+        text(given.instructions, "policy.instructions", MAX_TEXT)
         policy = CameoPolicy(
             owner_id=owner, audience=AUDIENCE_BY_PROTO[given.audience],
             blocked_ids=frozenset(subject_id(b, "policy.blocked_ids") for b in given.blocked_ids),
@@ -180,8 +179,7 @@ class ConsentHandlers(pb_grpc.ConsentServiceServicer):
     ) -> pb.CheckCameoPermissionResponse:
         owner = subject_id(request.owner_id, "owner_id")
         requester = subject_id(request.requester_id, "requester_id")
-        if len(request.purpose) > 200:
-            raise FieldInvalid("purpose", "at most 200 characters")
+        text(request.purpose, "purpose", 200)
         caller = current_call(context).caller
         outcome = self._consent.check(
             owner, requester, purpose=request.purpose,

@@ -19,8 +19,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from auditlog.model import Actor, ActorType, Outcome
@@ -29,6 +31,7 @@ from consent.model import GrantState
 from identity_service import metrics
 from identity_service.userapi import problems
 from identity_service.userapi.auth import UserPrincipal, UserTokenVerifier
+from identity_service.userapi.guard import RequestGuard
 from identity_service.userapi.ratelimit import RateLimiter
 from identity_service.userapi.schemas import (
     GRANT_ID_PATTERN,
@@ -44,6 +47,7 @@ from identity_service.userapi.schemas import (
     GrantOut,
     GrantPage,
     RelationshipOut,
+    UseDecision,
     UsePage,
     activity_out,
     grant_out,
@@ -61,6 +65,7 @@ from kernel.errors import (
     NotOwner,
     PolicyConflict,
     RateLimited,
+    UserTokenInvalid,
 )
 
 log = structlog.get_logger(__name__)
@@ -116,7 +121,7 @@ def create_user_api(app: App, verifier: UserTokenVerifier, limiter: RateLimiter 
                                      burst=settings.user_api_rate_burst)
     # Failed authentications are limited per client address, so token guessing (and the audit
     # events each failure writes) cannot be driven at full speed.
-    auth_failures = RateLimiter(rate_per_second=1.0, burst=20)
+    auth_failures = RateLimiter(rate_per_second=1.0, burst=settings.user_api_auth_failure_burst)
     api = FastAPI(
         title="Likeness consent: user API",
         version="1.0.0",
@@ -155,33 +160,15 @@ def create_user_api(app: App, verifier: UserTokenVerifier, limiter: RateLimiter 
     def request_id_of(request: Request) -> str:
         return str(getattr(request.state, "request_id", ""))
 
-    @api.middleware("http")
-    async def access_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        given = request.headers.get("x-request-id", "")
-        request_id = given if given and len(given) <= 128 and given.isprintable() else uuid.uuid4().hex
-        request.state.request_id = request_id
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        except Exception:
-            log.exception("user_api_unhandled", request_id=request_id, path=request.url.path)
-            response = problem_response(_internal(request, request_id))
-        response.headers["x-request-id"] = request_id
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")  # never the raw path: it would explode label counts
-        metrics.HTTP_CALLS.labels(template, request.method, str(response.status_code)).inc()
-        metrics.HTTP_LATENCY.labels(template, request.method).observe(time.perf_counter() - started)
-        log.info("http", method=request.method, route=getattr(route, "path", request.url.path),
-                 status=response.status_code, user=getattr(request.state, "user", ""), request_id=request_id,
-                 duration_ms=round((time.perf_counter() - started) * 1000, 3))
-        return response
-
     def _internal(request: Request, request_id: str) -> problems.Problem:
         return problems.make(500, "ERROR_REASON_INTERNAL", f"internal error; quote request_id {request_id}",
                              instance=request.url.path, request_id=request_id, metadata={"request_id": request_id})
 
     @api.exception_handler(DomainError)
     async def on_domain_error(request: Request, error: DomainError) -> JSONResponse:
+        return domain_error_response(request, error)
+
+    def domain_error_response(request: Request, error: DomainError) -> JSONResponse:
         headers: dict[str, str] = {}
         if isinstance(error, RateLimited):
             headers["Retry-After"] = error.metadata["retry_after_seconds"]
@@ -205,15 +192,23 @@ def create_user_api(app: App, verifier: UserTokenVerifier, limiter: RateLimiter 
             error.status_code, "ERROR_REASON_UNSPECIFIED")
         problem = problems.make(error.status_code, reason, str(error.detail), instance=request.url.path,
                                 request_id=request_id_of(request))
-        return problem_response(problem, dict(error.headers or {}))
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            # Starlette names only the first route that matched the path; several routes (GET and
+            # PUT of one resource) share a path, and Allow must list every method it has.
+            methods = {m for r in api.routes if isinstance(r, APIRoute) and r.path_regex.match(request.url.path)
+                       for m in r.methods or ()}
+            headers["Allow"] = ", ".join(sorted(methods))
+        return problem_response(problem, headers)
 
     # --- who is calling -----------------------------------------------------------------------
 
-    def current_user(
-        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
-    ) -> UserPrincipal:
+    def authenticate(request: Request) -> UserPrincipal:
+        values = request.headers.getlist("authorization")
         try:
-            user = verifier.verify(request.headers.get("authorization"))
+            if len(values) > 1:  # which one a proxy or framework reads differs: refuse, never pick
+                raise UserTokenInvalid("send exactly one Authorization header")
+            user = verifier.verify(values[0] if values else None)
         except DomainError as error:
             peer = request.client.host if request.client else "unknown"
             auth_failures.take(f"ip:{peer}")
@@ -221,8 +216,46 @@ def create_user_api(app: App, verifier: UserTokenVerifier, limiter: RateLimiter 
                                     reason=error.metadata.get("problem", error.reason),
                                     request_id=request_id_of(request), peer=peer)
             raise
-        limiter.take(f"user:{user.subject_id}")
+        request.state.principal = user
         request.state.user = user.subject_id
+        return user
+
+    async def authenticate_before_body(request: Request) -> None:
+        await run_in_threadpool(authenticate, request)  # the audit write of a failure blocks
+
+    # Registered before the access log below, so it runs inside it: refusals are logged, counted
+    # and carry the request id like every other response.
+    api.add_middleware(RequestGuard, max_body_bytes=settings.user_api_max_body_bytes, protected_prefix="/v1/",
+                       authenticate=authenticate_before_body, render=domain_error_response)
+
+    @api.middleware("http")
+    async def access_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        given = request.headers.get("x-request-id", "")
+        request_id = given if given and len(given) <= 128 and given.isprintable() else uuid.uuid4().hex
+        request.state.request_id = request_id
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        except Exception:
+            log.exception("user_api_unhandled", request_id=request_id, path=request.url.path)
+            response = problem_response(_internal(request, request_id))
+        response.headers["x-request-id"] = request_id
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")  # never the raw path: it would explode label counts
+        metrics.HTTP_CALLS.labels(template, request.method, str(response.status_code)).inc()
+        metrics.HTTP_LATENCY.labels(template, request.method).observe(time.perf_counter() - started)
+        log.info("http", method=request.method, route=getattr(route, "path", request.url.path),
+                 status=response.status_code, user=getattr(request.state, "user", ""), request_id=request_id,
+                 duration_ms=round((time.perf_counter() - started) * 1000, 3))
+        return response
+
+    def current_user(
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+    ) -> UserPrincipal:
+        user = getattr(request.state, "principal", None)
+        if not isinstance(user, UserPrincipal):
+            user = authenticate(request)
+        limiter.take(f"user:{user.subject_id}")
         return user
 
     def owner(subject_id: SubjectPath, user: Annotated[UserPrincipal, Depends(current_user)]) -> str:
@@ -338,18 +371,17 @@ def create_user_api(app: App, verifier: UserTokenVerifier, limiter: RateLimiter 
              summary="Who asked to use my likeness, when, for what, and whether it was allowed; newest first.",
              responses=_errors())
     def list_uses(
-        subject: Owner, decision: Annotated[Outcome | None, Query(description="allow or deny")] = None,
-        page_size: PageSize = 0, page_token: PageToken = "",
+        subject: Owner, decision: Annotated[UseDecision | None, Query(description="Only allowed or only denied uses.")]
+        = None, page_size: PageSize = 0, page_token: PageToken = "",
     ) -> UsePage:
-        if decision not in (None, Outcome.ALLOW, Outcome.DENY):
-            raise FieldInvalid("decision", "allow or deny")
+        outcome = Outcome(decision.value) if decision else None
         filters: dict[str, object] = {"p": subject, "d": decision.value if decision else ""}
         after = decode_page_token(page_token, filters)
         if after is not None and not isinstance(after, int):
             raise FieldInvalid("page_token", "not a token of this list")
         size = size_of(page_size)
         with app.store.read() as tx:
-            rows = tx.list_audit(AuditFilter(subject_id=subject, action=USE_ACTION, outcome=decision),
+            rows = tx.list_audit(AuditFilter(subject_id=subject, action=USE_ACTION, outcome=outcome),
                                  after_sequence=after, limit=size + 1, descending=True)
         page, token = page_of(rows, size, lambda e: e.sequence, filters)
         return UsePage(uses=[use_out(e) for e in page], next_page_token=token)

@@ -3,7 +3,11 @@ audience and lifetime. The token's ``sub`` is the calling user."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +24,23 @@ _KTY_FOR_ALG = {
     "EdDSA": "OKP", "ES256": "EC", "ES384": "EC",
     "RS256": "RSA", "RS384": "RSA", "RS512": "RSA", "PS256": "RSA", "PS384": "RSA", "PS512": "RSA",
 }
+
+
+# Path aliases and names a filesystem or URL would resolve: never a user id, whatever signed them.
+RESERVED_SUBJECTS = frozenset({"me", ".", ".."})
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
+def _canonical_b64url(segment: str) -> bool:
+    """Unpadded base64url whose unused trailing bits are zero: the one spelling of its bytes. Any
+    other (padding, stray bits) lets one signature be written several ways."""
+    if not _B64URL.fullmatch(segment) or len(segment) % 4 == 1:
+        return False
+    try:
+        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except (binascii.Error, ValueError):
+        return False
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode() == segment
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +62,8 @@ class UserTokenVerifier:
     """Checks user access tokens against keys from a JWKS file or a PEM public key."""
 
     def __init__(
-        self, keys: list[_Key], *, issuer: str, audience: str, algorithms: list[str], leeway_seconds: int
+        self, keys: list[_Key], *, issuer: str, audience: str, algorithms: list[str], leeway_seconds: int,
+        max_lifetime_seconds: int = 86_400,
     ) -> None:
         if not keys:
             raise ValueError("no user token keys configured")
@@ -50,11 +72,12 @@ class UserTokenVerifier:
         self._audience = audience
         self._algorithms = [a for a in algorithms if a in _KTY_FOR_ALG]
         self._leeway = leeway_seconds
+        self._max_lifetime = max_lifetime_seconds
 
     @classmethod
     def from_files(
         cls, *, jwks_file: Path | None, public_key_file: Path | None, issuer: str, audience: str,
-        algorithms: list[str], leeway_seconds: int,
+        algorithms: list[str], leeway_seconds: int, max_lifetime_seconds: int = 86_400,
     ) -> UserTokenVerifier:
         """Load the verification keys; raises ValueError naming the file when one is unusable."""
         keys: list[_Key] = []
@@ -62,7 +85,8 @@ class UserTokenVerifier:
             keys.extend(_jwks_keys(jwks_file))
         if public_key_file is not None:
             keys.append(_pem_key(public_key_file))
-        return cls(keys, issuer=issuer, audience=audience, algorithms=algorithms, leeway_seconds=leeway_seconds)
+        return cls(keys, issuer=issuer, audience=audience, algorithms=algorithms, leeway_seconds=leeway_seconds,
+                   max_lifetime_seconds=max_lifetime_seconds)
 
     def verify(self, authorization: str | None) -> UserPrincipal:
         """The user behind an ``Authorization: Bearer`` header, or UserTokenInvalid saying why."""
@@ -72,6 +96,9 @@ class UserTokenVerifier:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise UserTokenInvalid("Authorization must be 'Bearer <token>'")
+        segments = token.split(".")
+        if len(segments) != 3 or not all(_canonical_b64url(part) for part in segments):
+            raise UserTokenInvalid("malformed token: three segments of unpadded, canonical base64url")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as exc:
@@ -109,11 +136,22 @@ class UserTokenVerifier:
                 raise UserTokenInvalid("malformed token") from exc
         if claims is None:
             raise UserTokenInvalid("bad signature") from last
+        self._check_lifetime(claims)
         subject = claims.get("sub")
-        if not isinstance(subject, str) or not SUBJECT_ID_RE.fullmatch(subject):
+        if not isinstance(subject, str) or not SUBJECT_ID_RE.fullmatch(subject) or subject in RESERVED_SUBJECTS:
             raise UserTokenInvalid("sub is not a valid subject id")
         jti = claims.get("jti")
         return UserPrincipal(subject_id=subject, token_id=jti if isinstance(jti, str) else "")
+
+
+    def _check_lifetime(self, claims: dict[str, Any]) -> None:
+        exp = claims.get("exp")
+        iat = claims.get("iat")
+        if not isinstance(exp, int | float):
+            raise UserTokenInvalid("exp is not a number")
+        start = iat if isinstance(iat, int | float) else time.time()
+        if exp - start > self._max_lifetime + self._leeway:
+            raise UserTokenInvalid(f"lives longer than {self._max_lifetime} s (exp - iat); issue shorter tokens")
 
 
 def _jwks_keys(path: Path) -> list[_Key]:

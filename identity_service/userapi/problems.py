@@ -6,7 +6,7 @@ from http import HTTPStatus
 
 from pydantic import BaseModel, Field
 
-from kernel.errors import DomainError, ErrorKind, PolicyConflict
+from kernel.errors import DomainError, ErrorKind, MessageTooLarge, PolicyConflict
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://likeness.example.com/problems/"
@@ -49,6 +49,8 @@ def status_for(error: DomainError) -> int:
     # With If-Match, a lost race on the policy's etag is HTTP's own 412.
     if isinstance(error, PolicyConflict):
         return 412
+    if isinstance(error, MessageTooLarge):  # HTTP's own Content Too Large, not a rate limit
+        return 413
     return HTTP_STATUS[error.kind]
 
 

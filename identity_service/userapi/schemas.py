@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from auditlog.model import AuditEvent
 from consent.model import Audience, CameoPolicy, ContentCategory, Grant, GrantState
-from identity_service.validation import SUBJECT_ID_RE
+from identity_service.validation import CONTROL_CHARACTERS, SUBJECT_ID_RE, TEXT_RULE
 
 SUBJECT_ID_PATTERN = SUBJECT_ID_RE.pattern
 GRANT_ID_PATTERN = r"^[0-9a-f]{16}$"
 MAX_TEXT = 2_000
+
+
+class UseDecision(StrEnum):
+    """The two outcomes of a permission check, the only ones a use can have."""
+
+    ALLOW = "allow"
+    DENY = "deny"
 
 
 class _In(BaseModel):
@@ -30,6 +38,13 @@ class CameoPolicyIn(_In):
     public_figure: bool = Field(
         default=False, description="A public figure's likeness is unlocked only by explicit approvals."
     )
+
+    @field_validator("instructions")
+    @classmethod
+    def _plain_text(cls, value: str) -> str:
+        if CONTROL_CHARACTERS.search(value):
+            raise ValueError(TEXT_RULE)
+        return value
 
 
 class CameoPolicyOut(BaseModel):

@@ -47,7 +47,7 @@ def verifier_from_settings(app: App) -> UserTokenVerifier:
         return UserTokenVerifier.from_files(
             jwks_file=s.user_token_jwks_file, public_key_file=s.user_token_public_key_file,
             issuer=s.user_token_issuer, audience=s.user_token_audience, algorithms=s.user_token_algorithms,
-            leeway_seconds=s.user_token_leeway_seconds,
+            leeway_seconds=s.user_token_leeway_seconds, max_lifetime_seconds=s.user_token_max_lifetime_seconds,
         )
     except ValueError as exc:
         keys = "LIKENESS_USER_TOKEN_JWKS_FILE / LIKENESS_USER_TOKEN_PUBLIC_KEY_FILE"
