@@ -56,6 +56,16 @@ def container_for(path: str) -> int:
     return int(pb.MediaContainer.Value(name))
 
 
+def size_and_sha256(path: str) -> tuple[int, bytes]:
+    """A file's size and SHA-256, read in pieces: what an EnrollHeader declares."""
+    import hashlib
+    import os
+
+    with open(path, "rb") as file:
+        digest = hashlib.file_digest(file, "sha256").digest()
+    return os.path.getsize(path), digest
+
+
 def enroll_file(
     channel: grpc.Channel, subject_id: str, video_path: str, *, token: str, audio_path: str | None = None,
     reenroll: bool = False, chunk_bytes: int = 1 << 20, timeout: float = 120.0,
@@ -70,10 +80,15 @@ def enroll_file(
     session = stub.StartEnrollment(pb.StartEnrollmentRequest(subject_id=subject_id, reenroll=reenroll),
                                    metadata=bearer(token), timeout=30)
 
+    video_size, video_sha256 = size_and_sha256(video_path)
+    audio_size, audio_sha256 = size_and_sha256(audio_path) if audio_path else (0, b"")
+
     def messages() -> Iterator[Any]:
+        # The size and hash let the server tell a whole upload from one cut short.
         yield pb.EnrollRequest(header=pb.EnrollHeader(
             session_id=session.session_id, container=container_for(video_path),  # type: ignore[arg-type]
-            audio_container=container_for(audio_path) if audio_path else 0))  # type: ignore[arg-type]
+            audio_container=container_for(audio_path) if audio_path else 0,  # type: ignore[arg-type]
+            size_bytes=video_size, sha256=video_sha256, audio_size_bytes=audio_size, audio_sha256=audio_sha256))
         with open(video_path, "rb") as video:
             while chunk := video.read(chunk_bytes):
                 yield pb.EnrollRequest(chunk=chunk)

@@ -174,6 +174,17 @@ class Settings(BaseSettings):
         description="Longest audio or video VerifyLikeness and SearchLikeness decode; a longer one is refused "
         "(RECORDING_DURATION_OUT_OF_RANGE), checked in the header and again while decoding.",
     )
+    enroll_max_concurrent_uploads: int | None = Field(
+        default=None, ge=1,
+        description="Enrollment uploads in progress at once per replica; the next gets RESOURCE_EXHAUSTED "
+        "(SERVER_BUSY) with a retry hint. Unset means a quarter of max_workers (at least 1), so health and "
+        "permission checks always find a free handler thread.",
+    )
+    enroll_read_timeout_seconds: float = Field(
+        default=15.0, gt=0, le=300,
+        description="Longest wait for the next message of an enrollment upload; a stalled upload is ended "
+        "(ABORTED, UPLOAD_STALLED) and its session spent.",
+    )
     enroll_replay_window_seconds: int = Field(
         default=86_400, ge=0,
         description="How long an enrollment upload's SHA-256 is kept to refuse the same bytes again "
@@ -198,6 +209,12 @@ class Settings(BaseSettings):
         "required by default. Names: single_face, one_identity, head_turns, spoken_digits, one_voice, lip_sync, "
         "presentation_attack, session_fresh.",
     )
+
+    def enroll_upload_slots(self) -> int:
+        """Uploads allowed at once: the setting, or a quarter of the handler threads."""
+        if self.enroll_max_concurrent_uploads is not None:
+            return self.enroll_max_concurrent_uploads
+        return max(1, self.max_workers // 4)
 
     @field_validator("liveness_optional_checks")
     @classmethod

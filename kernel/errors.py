@@ -72,6 +72,33 @@ class MessageTooLarge(DomainError):
         super().__init__(f"{what} is larger than {limit_bytes} bytes; send less", limit_bytes=limit_bytes)
 
 
+class UploadIncomplete(DomainError):
+    kind = ErrorKind.INVALID_ARGUMENT
+    reason = "ERROR_REASON_UPLOAD_INCOMPLETE"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"the upload is not what its header declared ({detail}); send the whole recording again "
+                         "in a new session", detail=detail)
+
+
+class UploadStalled(DomainError):
+    kind = ErrorKind.ABORTED
+    reason = "ERROR_REASON_UPLOAD_STALLED"
+
+    def __init__(self, timeout_seconds: float) -> None:
+        super().__init__(f"no part of the upload arrived for {timeout_seconds:g} s; the session is spent, start a "
+                         "new one", timeout_seconds=f"{timeout_seconds:g}")
+
+
+class ServerBusy(DomainError):
+    kind = ErrorKind.RESOURCE_EXHAUSTED
+    reason = "ERROR_REASON_SERVER_BUSY"
+
+    def __init__(self, what: str, limit: int, retry_after_seconds: int) -> None:
+        super().__init__(f"{limit} {what} are in progress on this server, its most; retry in "
+                         f"{retry_after_seconds} s", limit=limit, retry_after_seconds=retry_after_seconds)
+
+
 class CallerUnauthenticated(DomainError):
     kind = ErrorKind.UNAUTHENTICATED
     reason = "ERROR_REASON_CALLER_UNAUTHENTICATED"
@@ -444,8 +471,8 @@ class StorageUnavailable(DomainError):
     kind = ErrorKind.UNAVAILABLE
     reason = "ERROR_REASON_STORAGE_UNAVAILABLE"
 
-    def __init__(self) -> None:
-        super().__init__("storage is unavailable; retry with backoff")
+    def __init__(self, retry_after_seconds: int = 1) -> None:
+        super().__init__("storage is unavailable; retry with backoff", retry_after_seconds=retry_after_seconds)
 
 
 class DeadlineExceeded(DomainError):

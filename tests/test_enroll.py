@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,11 +48,21 @@ def start(srv: RunningServer, subject: str, reenroll: bool = False) -> pb.StartE
                                      metadata=srv.metadata("app"), timeout=10)
 
 
+def header(session_id: str, video: bytes, *, container: int = MP4, audio: bytes | None = None,
+           audio_container: int = 0) -> pb.EnrollHeader:
+    """A header that declares the size and SHA-256 of what follows, as a client must."""
+    return pb.EnrollHeader(session_id=session_id, container=container,  # type: ignore[arg-type]
+                           audio_container=audio_container,  # type: ignore[arg-type]
+                           size_bytes=len(video), sha256=hashlib.sha256(video).digest(),
+                           audio_size_bytes=len(audio or b""),
+                           audio_sha256=hashlib.sha256(audio).digest() if audio else b"")
+
+
 def upload(srv: RunningServer, session_id: str, video: bytes, *, container: int = MP4, chunk: int = 1 << 20,
            audio: bytes | None = None, audio_container: int = 0) -> pb.EnrollResponse:
     def messages() -> Iterator[pb.EnrollRequest]:
-        yield pb.EnrollRequest(header=pb.EnrollHeader(session_id=session_id, container=container,  # type: ignore[arg-type]
-                                                      audio_container=audio_container))  # type: ignore[arg-type]
+        yield pb.EnrollRequest(header=header(session_id, video, container=container, audio=audio,
+                                             audio_container=audio_container))
         for i in range(0, len(video), chunk):
             yield pb.EnrollRequest(chunk=video[i:i + chunk])
         if audio:
@@ -155,7 +166,6 @@ def test_bad_uploads_get_their_own_reason_and_leave_nothing(server: RunningServe
                       ("INVALID_ARGUMENT", "ERROR_REASON_RECORDING_DURATION_OUT_OF_RANGE")),
         "4k": (encode_mp4([np.zeros((2160, 3840, 3), np.uint8)] * 5, np.zeros(16_000, np.float32), fps=60),
                ("INVALID_ARGUMENT", "ERROR_REASON_RECORDING_FRAME_TOO_LARGE")),
-        "too big": (clip + b"\x00" * (8 * 1024 * 1024), ("RESOURCE_EXHAUSTED", "ERROR_REASON_RECORDING_TOO_LARGE")),
         "image": ((SHARED / "data/faces/two_people.jpg").read_bytes(), ("INVALID_ARGUMENT", None)),
         "clipped": (encode_mp4([still[:480, :480]] * 100,
                                np.clip(media.decode_audio(ENROLL_CLIP.read_bytes()).samples[:64_000] * 40, -1, 1)),
@@ -170,6 +180,11 @@ def test_bad_uploads_get_their_own_reason_and_leave_nothing(server: RunningServe
             assert reason == expected[1], name
         assert templates_of(server, subject) == 0, name
         assert state_of(server, subject) == pb.ENROLLMENT_STATE_FAILED, name
+    # Declared too big in the header: refused before a byte is read, and the session stays usable.
+    session = start(server, "too-big")
+    code, reason, _ = refused(lambda: upload(server, session.session_id, clip + b"\x00" * (8 * 1024 * 1024)))
+    assert (code, reason) == ("RESOURCE_EXHAUSTED", "ERROR_REASON_RECORDING_TOO_LARGE")
+    assert state_of(server, "too-big") == pb.ENROLLMENT_STATE_PENDING and templates_of(server, "too-big") == 0
 
 
 def test_session_problems_and_stream_shape(server: RunningServer) -> None:
@@ -190,7 +205,7 @@ def test_session_problems_and_stream_shape(server: RunningServer) -> None:
     assert wrong[:2] == ("INVALID_ARGUMENT", "ERROR_REASON_FIELD_INVALID")
     # A generator may not enroll anyone.
     with pytest.raises(grpc.RpcError) as caught:
-        stub(server).Enroll(iter([pb.EnrollRequest(header=pb.EnrollHeader(session_id="x", container=MP4))]),
+        stub(server).Enroll(iter([pb.EnrollRequest(header=header("x", clip))]),
                             metadata=server.metadata("generator"), timeout=10)
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
@@ -200,8 +215,8 @@ def test_a_stream_that_stops_half_way_consumes_the_session_and_stores_nothing(se
     clip = ENROLL_CLIP.read_bytes()
 
     def messages() -> Iterator[pb.EnrollRequest]:
-        yield pb.EnrollRequest(header=pb.EnrollHeader(session_id=session.session_id, container=MP4))
-        yield pb.EnrollRequest(chunk=clip[: 1 << 20])
+        yield pb.EnrollRequest(header=header(session.session_id, clip))
+        yield pb.EnrollRequest(chunk=clip[: len(clip) // 2])  # half of it (the clip is under 1 MiB)
         # Wait until the server has read the header (the session is used): a cancel that
         # overtakes it would leave the session unused (and rightly so), which is not what this
         # test is about. Waiting for the event, not for a second: on a busy machine a second

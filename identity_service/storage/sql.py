@@ -10,7 +10,8 @@ from contextlib import AbstractContextManager, contextmanager
 
 import structlog
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, PendingRollbackError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session, select, text
 
 from identity_service.storage.engine import READONLY, make_engine
@@ -20,6 +21,18 @@ from identity_service.storage.sql_identity import IdentityRows
 from kernel.errors import StorageUnavailable
 
 log = structlog.get_logger(__name__)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether an error means the database cannot be reached now (restart, failover, network,
+    pool exhausted), as opposed to a bug or a constraint: the caller should retry later.
+
+    A lost connection shows as OperationalError or InterfaceError from the driver, as any
+    DBAPIError that invalidated its connection, or, when the loss happened mid-transaction, as
+    the PendingRollbackError of the commit that follows."""
+    if isinstance(exc, OperationalError | InterfaceError | PendingRollbackError | PoolTimeoutError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 class SqlTx(IdentityRows, AuditRows, ConsentRows):
@@ -53,11 +66,12 @@ class SqlStore:
         try:
             with Session(bind, expire_on_commit=False) as session, session.begin():
                 yield SqlTx(session, self.dialect)
-        except (OperationalError, DBAPIError) as exc:
-            if isinstance(exc, OperationalError) or exc.connection_invalidated:
-                log.error("storage_unavailable", error=type(exc).__name__, detail=str(exc.orig))
-                raise StorageUnavailable() from exc
-            raise
+        except (DBAPIError, PendingRollbackError, PoolTimeoutError) as exc:
+            if not is_outage(exc):
+                raise
+            log.error("storage_unavailable", error=type(exc).__name__,
+                      detail=str(getattr(exc, "orig", None) or exc)[:300])
+            raise StorageUnavailable() from exc
 
     def write(self) -> AbstractContextManager[SqlTx]:
         if self._write_lock is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterator
 
 import grpc
@@ -12,13 +14,14 @@ from identity.matching import LikenessService, MediaKind, Verdict
 from identity.model import EnrollmentStatus
 from identity_service.settings import Settings
 from identity_service.transport.convert import service_actor, timestamp
+from identity_service.transport.uploads import UploadSlots, within_timeout
 from identity_service.validation import (
     decode_page_token,
     page_of,
     page_size,
     subject_id,
 )
-from kernel.errors import FieldInvalid, FieldMissing, ModelsUnavailable, RecordingTooLarge
+from kernel.errors import FieldInvalid, FieldMissing, ModelsUnavailable, RecordingTooLarge, UploadIncomplete
 from likeness.identity.v1 import identity_service_pb2 as pb
 from likeness.identity.v1 import identity_service_pb2_grpc as pb_grpc
 
@@ -63,6 +66,28 @@ def media_of(message: pb.Media, present: bool, field: str) -> tuple[MediaKind, b
     return MEDIA_KINDS[message.container], message.content
 
 
+def _declared_sizes(header: pb.EnrollHeader, limit: int) -> tuple[int, int]:
+    """The sizes the header declares, checked before a byte of the upload is read."""
+    if header.size_bytes <= 0:
+        raise FieldMissing("header.size_bytes")
+    if len(header.sha256) != 32:
+        raise FieldInvalid("header.sha256", "the 32-byte SHA-256 of the recording")
+    if header.audio_size_bytes < 0:
+        raise FieldInvalid("header.audio_size_bytes", "must not be negative")
+    if header.audio_size_bytes and len(header.audio_sha256) != 32:
+        raise FieldInvalid("header.audio_sha256", "the 32-byte SHA-256 of the audio track")
+    if header.size_bytes + header.audio_size_bytes > limit:
+        raise RecordingTooLarge(limit)
+    return header.size_bytes, header.audio_size_bytes
+
+
+def _check_whole(data: bytearray, size: int, digest: bytes, what: str) -> None:
+    if len(data) != size:
+        raise UploadIncomplete(f"{len(data)} of the {size} bytes of the {what} arrived")
+    if size and not hmac.compare_digest(hashlib.sha256(data).digest(), digest):
+        raise UploadIncomplete(f"the {what}'s SHA-256 differs from the header's")
+
+
 def enrollment_message(view: EnrollmentView) -> pb.Enrollment:
     record = view.record
     state = pb.ENROLLMENT_STATE_EXPIRED if view.expired else STATES[record.status]
@@ -88,6 +113,7 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
         self._settings = settings
         self._likeness = likeness
         self._enroller = enroller
+        self._uploads = UploadSlots(settings.enroll_upload_slots())
 
     def _likeness_service(self) -> LikenessService:
         if self._likeness is None:
@@ -127,12 +153,19 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
             raise FieldInvalid("header.container", "the recording is a video: MP4, WEBM or MOV")
         if header.audio_container != pb.MEDIA_CONTAINER_UNSPECIFIED and header.audio_container not in AUDIO_CONTAINERS:
             raise FieldInvalid("header.audio_container", "WAV, FLAC, MP4 or WEBM")
+        declared = _declared_sizes(header, self._settings.enroll_max_bytes)
+        with self._uploads.slot():
+            return self._enroll(header, declared, request_iterator, context)
+
+    def _enroll(self, header: pb.EnrollHeader, declared: tuple[int, int], request_iterator: Iterator[pb.EnrollRequest],
+                context: grpc.ServicerContext) -> pb.EnrollResponse:
+        assert self._enroller is not None
         actor = service_actor(context)
         session = self._enroller.begin(header.session_id, actor=actor)
         video, audio = bytearray(), bytearray()
         limit = self._settings.enroll_max_bytes
         try:
-            for message in request_iterator:
+            for message in within_timeout(request_iterator, self._settings.enroll_read_timeout_seconds):
                 part = message.WhichOneof("part")
                 if part == "header":
                     raise FieldInvalid("header", "only the first message is a header")
@@ -140,10 +173,14 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
                 if len(video) + len(audio) + len(data) > limit:
                     raise RecordingTooLarge(limit)  # stop reading: the rest is never buffered
                 (video if part == "chunk" else audio).extend(data)
+                if len(video) > declared[0] or len(audio) > declared[1]:
+                    raise UploadIncomplete("more bytes arrived than the header declared")
             if not video:
                 raise FieldMissing("chunk")
             if audio and header.audio_container == pb.MEDIA_CONTAINER_UNSPECIFIED:
                 raise FieldMissing("header.audio_container")
+            _check_whole(video, declared[0], header.sha256, "recording")
+            _check_whole(audio, declared[1], header.audio_sha256, "audio track")
         except grpc.RpcError:
             # The client went away half-way: the session is spent, nothing biometric is kept.
             self._enroller.abandon(session, "UPLOAD_CANCELLED", actor=actor)

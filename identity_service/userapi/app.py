@@ -64,7 +64,6 @@ from kernel.errors import (
     FieldInvalid,
     NotOwner,
     PolicyConflict,
-    RateLimited,
     UserTokenInvalid,
 )
 
@@ -170,7 +169,7 @@ def create_user_api(app: App, verifier: UserTokenVerifier, limiter: RateLimiter 
 
     def domain_error_response(request: Request, error: DomainError) -> JSONResponse:
         headers: dict[str, str] = {}
-        if isinstance(error, RateLimited):
+        if error.metadata.get("retry_after_seconds", "").isdigit():  # rate limits, busy servers, outages
             headers["Retry-After"] = error.metadata["retry_after_seconds"]
         if error.kind.value == "unauthenticated":
             headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'

@@ -116,14 +116,22 @@ class StartEnrollmentResponse(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., nonce: _Optional[bytes] = ..., challenge: _Optional[_Union[Challenge, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class EnrollHeader(_message.Message):
-    __slots__ = ("session_id", "container", "audio_container")
+    __slots__ = ("session_id", "container", "audio_container", "size_bytes", "sha256", "audio_size_bytes", "audio_sha256")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     CONTAINER_FIELD_NUMBER: _ClassVar[int]
     AUDIO_CONTAINER_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_SHA256_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     container: MediaContainer
     audio_container: MediaContainer
-    def __init__(self, session_id: _Optional[str] = ..., container: _Optional[_Union[MediaContainer, str]] = ..., audio_container: _Optional[_Union[MediaContainer, str]] = ...) -> None: ...
+    size_bytes: int
+    sha256: bytes
+    audio_size_bytes: int
+    audio_sha256: bytes
+    def __init__(self, session_id: _Optional[str] = ..., container: _Optional[_Union[MediaContainer, str]] = ..., audio_container: _Optional[_Union[MediaContainer, str]] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[bytes] = ..., audio_size_bytes: _Optional[int] = ..., audio_sha256: _Optional[bytes] = ...) -> None: ...
 
 class EnrollRequest(_message.Message):
     __slots__ = ("header", "chunk", "audio_chunk")
