@@ -294,6 +294,14 @@ class MediaUnsupported(DomainError):
             "or WAV/FLAC/MP3/Opus/AAC audio", codec=codec)
 
 
+class ContainerMismatch(MediaUnsupported):
+    """The bytes are another container than the one declared (same reason as an unsupported one)."""
+
+    def __init__(self, declared: str, actual: str) -> None:
+        DomainError.__init__(self, f"the media was declared {declared} but its bytes are {actual}; declare the "
+                             "container it is, or convert it", declared=declared, actual=actual)
+
+
 class NoFace(DomainError):
     kind = ErrorKind.INVALID_ARGUMENT
     reason = "ERROR_REASON_NO_FACE"

@@ -18,6 +18,7 @@ from identity_service.inference.biometrics import Biometrics
 from identity_service.wiring import build_app
 from likeness.identity.v1 import identity_service_pb2 as pb
 from likeness.identity.v1 import identity_service_pb2_grpc as rpc
+from scripts import _hostile as hostile
 from scripts._media import encode_mp4
 from tests.conftest import SHARED, RunningServer, error_info, serving, test_settings
 
@@ -166,7 +167,10 @@ def test_bad_uploads_get_their_own_reason_and_leave_nothing(server: RunningServe
                       ("INVALID_ARGUMENT", "ERROR_REASON_RECORDING_DURATION_OUT_OF_RANGE")),
         "4k": (encode_mp4([np.zeros((2160, 3840, 3), np.uint8)] * 5, np.zeros(16_000, np.float32), fps=60),
                ("INVALID_ARGUMENT", "ERROR_REASON_RECORDING_FRAME_TOO_LARGE")),
-        "image": ((SHARED / "data/faces/two_people.jpg").read_bytes(), ("INVALID_ARGUMENT", None)),
+        "image": ((SHARED / "data/faces/two_people.jpg").read_bytes(),
+                  ("INVALID_ARGUMENT", "ERROR_REASON_MEDIA_UNSUPPORTED")),
+        # A DVD's MPEG program stream labelled MP4 used to be analysed (and once enrolled).
+        "mpeg-ps as mp4": (hostile.mpeg_program_stream(4.0), ("INVALID_ARGUMENT", "ERROR_REASON_MEDIA_UNSUPPORTED")),
         "clipped": (encode_mp4([still[:480, :480]] * 100,
                                np.clip(media.decode_audio(ENROLL_CLIP.read_bytes()).samples[:64_000] * 40, -1, 1)),
                     ("INVALID_ARGUMENT", "ERROR_REASON_AUDIO_CLIPPED")),

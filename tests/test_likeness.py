@@ -258,9 +258,14 @@ def test_verify_and_search_end_to_end_over_grpc(grpc_server: RunningServer) -> N
      ("INVALID_ARGUMENT", "ERROR_REASON_MEDIA_CORRUPT", None)),
     ({"subject_id": "no/such", "probe": pb.Media(container=pb.MEDIA_CONTAINER_JPEG, content=b"x")},
      ("INVALID_ARGUMENT", "ERROR_REASON_FIELD_INVALID", "subject_id")),
-    ({"subject_id": "nobody", "probe": pb.Media(container=pb.MEDIA_CONTAINER_JPEG, content=b"x")},
+    ({"subject_id": "nobody", "probe": pb.Media(container=pb.MEDIA_CONTAINER_JPEG, content=b"\xff\xd8\xff")},
      ("NOT_FOUND", "ERROR_REASON_ENROLLMENT_NOT_FOUND", None)),
-], ids=["no-probe", "no-container", "no-content", "corrupt", "bad-id", "not-enrolled"])
+    # The declared container is checked against the bytes: a JPEG is neither an MP4 nor a WAV.
+    ({"subject_id": "obama", "probe": pb.Media(container=pb.MEDIA_CONTAINER_MP4, content=OBAMA.read_bytes())},
+     ("INVALID_ARGUMENT", "ERROR_REASON_MEDIA_UNSUPPORTED", None)),
+    ({"subject_id": "obama", "probe": pb.Media(container=pb.MEDIA_CONTAINER_WAV, content=OBAMA.read_bytes())},
+     ("INVALID_ARGUMENT", "ERROR_REASON_MEDIA_UNSUPPORTED", None)),
+], ids=["no-probe", "no-container", "no-content", "corrupt", "bad-id", "not-enrolled", "jpeg-as-mp4", "jpeg-as-wav"])
 def test_bad_verify_requests_get_status_and_reason(grpc_server: RunningServer, request_kwargs: dict[str, object],
                                                    expected: tuple[str, str, str | None]) -> None:
     enroll(grpc_server.app, "obama", OBAMA)
@@ -277,7 +282,7 @@ def test_bad_search_requests_and_roles(grpc_server: RunningServer) -> None:
     stub = rpc.IdentityServiceStub(grpc_server.channel)
     image = pb.Media(container=pb.MEDIA_CONTAINER_JPEG, content=OBAMA.read_bytes())
     for kwargs, why in (({"media": image, "top_k": 51}, "ERROR_REASON_FIELD_INVALID"),
-                        ({"media": pb.Media(container=pb.MEDIA_CONTAINER_WAV, content=b"RIFF")},
+                        ({"media": pb.Media(container=pb.MEDIA_CONTAINER_WAV, content=b"RIFF\0\0\0\0WAVE")},
                          "ERROR_REASON_FIELD_INVALID"),
                         ({}, "ERROR_REASON_FIELD_MISSING")):
         with pytest.raises(grpc.RpcError) as caught:

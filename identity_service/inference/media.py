@@ -18,6 +18,7 @@ import numpy as np
 
 from kernel.errors import (
     AudioSampleRateTooLow,
+    ContainerMismatch,
     MediaCorrupt,
     MediaUnsupported,
     NoAudioTrack,
@@ -101,6 +102,50 @@ def _open(data: bytes, what: str, limits: MediaLimits) -> av.container.InputCont
 
 def _limit_decoder(stream: av.stream.Stream, limits: MediaLimits) -> None:
     stream.codec_context.options = {"max_pixels": str(limits.max_pixels)}
+
+
+# What the first bytes of each container are. MP4 and MOV are both ISO base media files, told
+# apart only by their brand, and clients label them loosely: each is accepted for the other.
+_ISO_BMFF_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot")
+
+
+def sniff_container(data: bytes) -> str:
+    """The container the bytes are, by their signature: mp4, webm, wav, flac, jpeg, png, or a
+    description of what else they are ("MPEG program stream", "unknown")."""
+    head = data[:16]
+    if head[4:8] in _ISO_BMFF_BOXES:
+        return "mp4"
+    if head.startswith(b"\x1aE\xdf\xa3"):
+        return "webm"
+    if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
+        return "wav"
+    if head.startswith(b"fLaC"):
+        return "flac"
+    if head.startswith(b"\xff\xd8"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"\x00\x00\x01\xba"):
+        return "MPEG program stream"
+    if head.startswith(b"G") and len(data) > 188 and data[188:189] == b"G":
+        return "MPEG transport stream"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "WebP image"
+    if head.startswith((b"ID3", b"\xff\xfb", b"\xff\xf3")):
+        return "MP3 audio"
+    if head.startswith(b"OggS"):
+        return "Ogg"
+    return "unknown"
+
+
+def check_container(data: bytes, declared: str) -> None:
+    """Refuse bytes that are not the container the caller declared (MEDIA_UNSUPPORTED naming
+    both): an MPEG-PS file labelled MP4 was enrolled, a JPEG labelled MP4 answered NO_AUDIO_TRACK."""
+    actual = sniff_container(data)
+    # Bytes of no known container are left to the decoder, whose answer (MEDIA_CORRUPT) is truer.
+    if actual in (declared, "unknown") or (actual == "mp4" and declared == "mov"):
+        return
+    raise ContainerMismatch(declared.upper(), actual)
 
 
 def image_size(data: bytes) -> tuple[int, int] | None:

@@ -12,6 +12,7 @@ from identity.enroll_recording import RecordingEnrollment
 from identity.enrollment import EnrollmentService, EnrollmentView
 from identity.matching import LikenessService, MediaKind, Verdict
 from identity.model import EnrollmentStatus
+from identity_service.inference import media
 from identity_service.settings import Settings
 from identity_service.transport.convert import service_actor, timestamp
 from identity_service.transport.uploads import UploadSlots, within_timeout
@@ -39,6 +40,11 @@ MEDIA_KINDS = {
     pb.MEDIA_CONTAINER_MP4: MediaKind.VIDEO, pb.MEDIA_CONTAINER_WEBM: MediaKind.VIDEO,
     pb.MEDIA_CONTAINER_MOV: MediaKind.VIDEO,
 }
+CONTAINER_NAMES = {
+    pb.MEDIA_CONTAINER_MP4: "mp4", pb.MEDIA_CONTAINER_MOV: "mov", pb.MEDIA_CONTAINER_WEBM: "webm",
+    pb.MEDIA_CONTAINER_WAV: "wav", pb.MEDIA_CONTAINER_FLAC: "flac", pb.MEDIA_CONTAINER_JPEG: "jpeg",
+    pb.MEDIA_CONTAINER_PNG: "png",
+}
 VERDICTS = {Verdict.MATCH: pb.DECISION_MATCH, Verdict.NO_MATCH: pb.DECISION_NO_MATCH,
             Verdict.INCONCLUSIVE: pb.DECISION_INCONCLUSIVE}
 MAX_TOP_K = 50
@@ -63,6 +69,7 @@ def media_of(message: pb.Media, present: bool, field: str) -> tuple[MediaKind, b
         raise FieldInvalid(f"{field}.container", "unknown container")
     if not message.content:
         raise FieldMissing(f"{field}.content")
+    media.check_container(message.content, CONTAINER_NAMES[message.container])
     return MEDIA_KINDS[message.container], message.content
 
 
@@ -181,6 +188,9 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
                 raise FieldMissing("header.audio_container")
             _check_whole(video, declared[0], header.sha256, "recording")
             _check_whole(audio, declared[1], header.audio_sha256, "audio track")
+            media.check_container(bytes(video[:512]), CONTAINER_NAMES[header.container])
+            if audio:
+                media.check_container(bytes(audio[:512]), CONTAINER_NAMES[header.audio_container])
         except grpc.RpcError:
             # The client went away half-way: the session is spent, nothing biometric is kept.
             self._enroller.abandon(session, "UPLOAD_CANCELLED", actor=actor)

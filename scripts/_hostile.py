@@ -1,5 +1,6 @@
-"""Small files that declare huge media: each is a few hundred KB on the wire and, decoded without
-limits, costs gigabytes or minutes. Built here, in memory, so nothing large is committed."""
+"""Hostile media for scripts/hostile_input.py and the tests: small files that declare huge media.
+Each is a few hundred KB on the wire and, decoded without limits, costs gigabytes or minutes.
+Built here, in memory, so nothing large is committed."""
 
 from __future__ import annotations
 
@@ -65,6 +66,22 @@ def video_of_size(width: int, height: int, frames: int, *, codec: str = "libx264
         black = av.VideoFrame.from_ndarray(np.zeros((height, width, 3), np.uint8), format="bgr24")
         for _ in range(frames):
             for packet in stream.encode(black):  # type: ignore[attr-defined]
+                container.mux(packet)
+        for packet in stream.encode(None):  # type: ignore[attr-defined]
+            container.mux(packet)
+    return out.getvalue()
+
+
+def mpeg_program_stream(seconds: float = 3.0) -> bytes:
+    """A real MPEG-PS video (what a DVD holds): a container this service does not take as MP4."""
+    out = io.BytesIO()
+    with av.open(out, "w", format="mpeg") as container:
+        stream = container.add_stream("mpeg2video", rate=25)
+        stream.width, stream.height = 320, 240  # type: ignore[attr-defined]
+        stream.pix_fmt = "yuv420p"  # type: ignore[attr-defined]
+        grey = av.VideoFrame.from_ndarray(np.full((240, 320, 3), 128, np.uint8), format="bgr24")
+        for _ in range(int(seconds * 25)):
+            for packet in stream.encode(grey):  # type: ignore[attr-defined]
                 container.mux(packet)
         for packet in stream.encode(None):  # type: ignore[attr-defined]
             container.mux(packet)
