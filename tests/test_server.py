@@ -236,7 +236,7 @@ def test_wrong_role_is_permission_denied(running: RunningServer, role: str) -> N
     assert metadata["caller"] == f"svc-{role}" and "admin" in metadata["allowed_roles"]
 
 
-def test_oversized_message_is_resource_exhausted(tmp_path: Path) -> None:
+def test_oversized_message_is_resource_exhausted_with_a_reason(tmp_path: Path) -> None:
     app = build_app(test_settings(tmp_path, max_receive_message_bytes=64 * 1024))
     srv = start_server(app)
     try:
@@ -245,10 +245,41 @@ def test_oversized_message_is_resource_exhausted(tmp_path: Path) -> None:
                 pb.VerifyLikenessRequest(subject_id="a", probe=pb.Media(content=b"x" * 100_000)),
                 metadata=srv.metadata(), timeout=5,
             )
+        code, reason, metadata = error_info(err.value)
+        assert (code, reason) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "ERROR_REASON_MESSAGE_TOO_LARGE")
+        assert metadata["limit_bytes"] == str(64 * 1024)
+        assert dict(err.value.trailing_metadata())["x-request-id"]  # type: ignore[attr-defined]
+        # Over twice the limit, gRPC itself refuses it before the service sees it.
+        with pytest.raises(grpc.RpcError) as err:
+            identity(srv).VerifyLikeness(
+                pb.VerifyLikenessRequest(subject_id="a", probe=pb.Media(content=b"x" * 200_000)),
+                metadata=srv.metadata(), timeout=5,
+            )
         assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     finally:
         srv.server.stop(None).wait()
         app.close()
+
+
+@pytest.mark.parametrize(("raw", "what"), [
+    (b"\xff\xff\xff", "malformed"),
+    (b"\x0a\x10abc", "truncated"),  # field 1 says 16 bytes follow; 3 do
+    (b"\x0a\x02\xff\xfe", "a string that is not UTF-8"),
+])
+def test_a_request_that_is_not_a_valid_message_gets_a_reason_and_a_request_id(
+    running: RunningServer, raw: bytes, what: str
+) -> None:
+    call = running.channel.unary_unary("/likeness.identity.v1.IdentityService/GetEnrollment")
+    with pytest.raises(grpc.RpcError) as err:
+        call(raw, metadata=running.metadata(request_id=f"bad-{len(raw)}"), timeout=5)
+    code, reason, metadata = error_info(err.value)
+    assert (code, reason, metadata["field"]) == (grpc.StatusCode.INVALID_ARGUMENT, "ERROR_REASON_FIELD_INVALID",
+                                                 "request"), what
+    assert ("x-request-id", f"bad-{len(raw)}") in err.value.trailing_metadata()  # type: ignore[attr-defined]
+    # Authentication still comes first: an unknown caller learns nothing about the message.
+    with pytest.raises(grpc.RpcError) as err:
+        call(raw, metadata=[("authorization", "Bearer nope")], timeout=5)
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
 def test_enroll_without_models_loaded_is_unavailable(running: RunningServer) -> None:

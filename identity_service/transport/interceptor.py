@@ -20,7 +20,7 @@ from identity_service.transport.auth import (
     authorize,
 )
 from identity_service.transport.status import domain_status, internal_status, with_trailer
-from kernel.errors import DeadlineExceeded, DomainError
+from kernel.errors import DeadlineExceeded, DomainError, FieldInvalid, MessageTooLarge
 
 log = structlog.get_logger("identity_service.rpc")
 
@@ -63,14 +63,53 @@ def _certificate_cns(context: grpc.ServicerContext) -> list[str]:
     return [bytes(v).decode() for v in auth.get("x509_common_name", [])]
 
 
+class _Unreadable:
+    """Stands in for a request message gRPC could not hand over: too large, or not parseable as
+    the method's message (truncated, malformed, a string that is not UTF-8). The call then gets
+    the error with an ErrorInfo and a request id, after authentication, like any other refusal,
+    instead of gRPC's bare INTERNAL or RESOURCE_EXHAUSTED."""
+
+    def __init__(self, error: DomainError) -> None:
+        self.error = error
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None, limit: int) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+
+    def read(data: bytes) -> Any:
+        if len(data) > limit:
+            return _Unreadable(MessageTooLarge(limit, "the request message"))
+        try:
+            return deserializer(data)
+        except Exception:  # protobuf's DecodeError, or anything a broken message makes it raise
+            return _Unreadable(FieldInvalid("request", "not a valid message of this method: truncated, "
+                                                       "malformed, or a string field that is not UTF-8"))
+
+    return read
+
+
+def _readable(request: Any) -> Any:
+    """The request, or its error raised; for a stream, the same for each message as it comes."""
+    if isinstance(request, _Unreadable):
+        raise request.error
+    if isinstance(request, Iterator):
+        return (_readable(message) for message in request)
+    return request
+
+
 class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
-    """Wraps every handler; see module doc."""
+    """Wraps every handler; see module doc. ``max_message_bytes`` is the largest request message
+    a handler gets; larger ones (up to the transport's own, higher, limit) are refused with
+    MESSAGE_TOO_LARGE."""
 
     def __init__(
-        self, callers: CallerRegistry, on_auth_failure: AuthFailureRecorder | None = None
+        self, callers: CallerRegistry, on_auth_failure: AuthFailureRecorder | None = None,
+        max_message_bytes: int = 4 * 1024 * 1024,
     ) -> None:
         self._callers = callers
         self._on_auth_failure = on_auth_failure
+        self._max_message_bytes = max_message_bytes
 
     def intercept_service(
         self,
@@ -85,25 +124,25 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
                 self._wrap_unary(handler.unary_unary, method, public),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer, self._max_message_bytes),
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
                 self._wrap_unary(handler.stream_unary, method, public),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer, self._max_message_bytes),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
                 self._wrap_stream(handler.unary_stream, method, public),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer, self._max_message_bytes),
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_stream:
             return grpc.stream_stream_rpc_method_handler(
                 self._wrap_stream(handler.stream_stream, method, public),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer, self._max_message_bytes),
                 response_serializer=handler.response_serializer,
             )
         return handler
@@ -197,7 +236,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
     ) -> Callable[[Any, grpc.ServicerContext], Any]:
         def handle(request: Any, context: grpc.ServicerContext) -> Any:
             with self._call(method, public, context):
-                return behavior(request, context)
+                return behavior(_readable(request), context)
 
         return handle
 
@@ -207,7 +246,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
     ) -> Callable[[Any, grpc.ServicerContext], Iterator[Any]]:
         def handle(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             with self._call(method, public, context):
-                yield from behavior(request, context)
+                yield from behavior(_readable(request), context)
 
         return handle
 

@@ -54,10 +54,14 @@ def create_server(
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="rpc"),
         interceptors=[
-            ServiceInterceptor(CallerRegistry(settings.all_callers()), on_auth_failure or app.record_auth_failure)
+            ServiceInterceptor(CallerRegistry(settings.all_callers()), on_auth_failure or app.record_auth_failure,
+                               max_message_bytes=settings.max_receive_message_bytes)
         ],
         options=[
-            ("grpc.max_receive_message_length", settings.max_receive_message_bytes),
+            # Twice the limit in the transport: a message over the limit but under twice it reaches
+            # the interceptor, which refuses it with MESSAGE_TOO_LARGE, an ErrorInfo and a request
+            # id; only one over twice the limit gets gRPC's own bare RESOURCE_EXHAUSTED.
+            ("grpc.max_receive_message_length", 2 * settings.max_receive_message_bytes),
             ("grpc.max_send_message_length", settings.max_send_message_bytes),
             ("grpc.so_reuseport", 0),
         ],
