@@ -19,6 +19,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
+from identity_service.files import private_dir
 from kernel.b64 import b64url, b64url_decode
 from kernel.clock import Clock, from_us, to_us, utc_now
 
@@ -131,7 +132,7 @@ class Keyring:
         }
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         body = {
             "version": 1,
             "keys": [

@@ -9,6 +9,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import create_engine
 
+from identity_service.files import private_dir, private_file
+
 # Execution option that marks a connection as read-only, so SQLite can begin it DEFERRED.
 READONLY = "likeness_readonly"
 
@@ -30,7 +32,8 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 def _sqlite_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # SQLite gives its -wal and -shm files the database file's mode: 0600 covers all three.
+        private_file(private_dir(Path(parsed.database).parent) / Path(parsed.database).name)
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": 30},

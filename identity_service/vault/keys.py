@@ -20,6 +20,8 @@ from typing import Protocol
 import structlog
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from identity_service.files import private_dir
+
 log = structlog.get_logger(__name__)
 
 NONCE_BYTES = 12
@@ -135,7 +137,7 @@ class FileKeyring(StaticKeyring):
                 log.warning("template_keys_reload_failed", path=str(self.path), error=type(exc).__name__)
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         body = json.dumps({"keys": [{"kid": k.kid, "key": base64.b64encode(k.key).decode(), "state": k.state,
                                      "create_time": k.create_time} for k in self.keys()]}, indent=2)
         partial = self.path.with_suffix(".partial")
