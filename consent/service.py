@@ -184,15 +184,25 @@ class ConsentService:
 
     # --- relationships ----------------------------------------------------------------------
 
-    def sync_relationships(self, changes: Sequence[EdgeChange]) -> tuple[int, int]:
-        """Apply versioned upserts and deletes in one transaction; returns (applied, stale)."""
+    def sync_relationships(self, changes: Sequence[EdgeChange], *, actor: Actor) -> tuple[int, int]:
+        """Apply versioned upserts and deletes in one transaction; returns (applied, stale).
+
+        Who counts as whose friend decides who may use a likeness, so each subject whose edges
+        changed gets an audit event in the same transaction (counts, never the other ids)."""
         applied = stale = 0
+        per_subject: dict[str, dict[str, int]] = {}
         with self._store.write() as tx:
             for change in changes:
+                counts = per_subject.setdefault(change.edge.from_id, {"added": 0, "removed": 0, "stale": 0})
                 if tx.upsert_edge(change.edge, present=change.present):
                     applied += 1
+                    counts["added" if change.present else "removed"] += 1
                 else:
                     stale += 1
+                    counts["stale"] += 1
+            for subject, counts in sorted(per_subject.items()):
+                self._audit(tx, actor, action="consent.relationships.sync", outcome="success", subject_id=subject,
+                            details={k: str(v) for k, v in counts.items()})
         return applied, stale
 
     def list_relationships(self, subject_id: str, *, after: tuple[str, str], limit: int) -> list[Edge]:

@@ -76,7 +76,7 @@ class RecordingEnrollment:
                 self._audit.record(tx, actor.draft("identity.enrollment.upload", Outcome.DENY, subject_id=subject,
                                                    reason=problem.reason))
         if problem is not None:
-            raise problem
+            raise problem.mark_audited()
         assert session is not None
         return session
 
@@ -92,11 +92,12 @@ class RecordingEnrollment:
             fresh_hash = tx.claim_media_hash(digest, self._clock(), self._replay_window)
         if not fresh_hash:
             self._fail(session, "ERROR_REASON_RECORDING_REPLAYED", (), actor, outcome="replayed")
-            raise RecordingReplayed()
+            raise RecordingReplayed().mark_audited()
         try:
             analysis = self.analyzer.analyze(video, audio, transcribe=True)
         except DomainError as error:
             self._fail(session, error.reason, (), actor)
+            error.mark_audited()
             raise
         finished = self._clock()
         fresh = session_fresh(finished <= session.expire_time + (session.expire_time - session.create_time),

@@ -106,7 +106,7 @@ class EnrollmentService:
         if refusal is not None:
             self._audit.record(tx, actor.draft(
                 "identity.enrollment.start", Outcome.FAILURE, subject_id=subject_id, reason=refusal.reason))
-            return refusal
+            return refusal.mark_audited()
         superseded = tx.supersede_open_sessions(subject_id)
         tx.add_session(session)
         if current is None:

@@ -247,7 +247,7 @@ class LikenessService:
             self._audit.record_committed(actor.draft(
                 "identity.templates.store", Outcome.DENY, subject_id=subject_id, reason="LIKENESS_TAKEN",
                 details={"enrolled_subject": owner.subject_id, "score": f"{owner.score:.3f}"}))
-            raise LikenessTaken()
+            raise LikenessTaken().mark_audited()
         now = self._clock()
         models: list[str] = []
         with self._store.write() as tx:
@@ -305,7 +305,7 @@ class LikenessService:
             log.error("templates_unreadable", subject_id=subject_id, error=str(exc))
             self._audit.record_committed(actor.draft("identity.likeness.verify", Outcome.FAILURE,
                                                      subject_id=subject_id, reason="TEMPLATES_UNREADABLE"))
-            raise TemplatesUnreadable(subject_id) from exc
+            raise TemplatesUnreadable(subject_id).mark_audited() from exc
         probe = self._probe(kind, content, want_voice="voice" in templates, single_face=True)
         scores: list[ModalityScore] = []
         if probe.faces and "face" in templates:

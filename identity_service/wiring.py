@@ -74,6 +74,20 @@ class App:
             log.exception("audit_record_failed", action="auth.caller.refused", request_id=request_id)
 
 
+    def record_refusal(self, *, method: str, caller: str, reason: str, request_id: str, field: str) -> None:
+        """Audit a call refused after authentication that no domain code audited (validation,
+        a bad header, an undecodable probe). Never masks the refusal: a failure to record is logged."""
+        try:
+            details = {"method": method}
+            if field:
+                details["field"] = field
+            self.audit.record_committed(AuditDraft(
+                actor_type=ActorType.SERVICE, actor_id=caller, action="rpc.refused", outcome=Outcome.FAILURE,
+                reason=reason, request_id=request_id, details=details))
+        except Exception:
+            log.exception("audit_record_failed", action="rpc.refused", request_id=request_id)
+
+
 def load_biometrics(settings: Settings) -> Biometrics:
     """Every model, checked against the manifest. ModelsUnavailable names what is missing or altered."""
     from identity_service.inference.biometrics import Biometrics, QualityGates

@@ -38,6 +38,13 @@ class DomainError(Exception):
         super().__init__(message)
         self.message = message
         self.metadata: dict[str, str] = {k: str(v) for k, v in metadata.items()}
+        # True once the code that raised it wrote the refusal's audit event, so the transport,
+        # which audits every other refusal, does not write a second one.
+        self.audited = False
+
+    def mark_audited(self) -> DomainError:
+        self.audited = True
+        return self
 
 
 class FieldMissing(DomainError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
+from auditlog.ports import AuditFilter
 from consent.tokens import RevocationList, TokenProblem, TokenRejected, keys_from_jwks, verify_use_token
 from likeness.audit.v1 import audit_service_pb2 as apb
 from likeness.audit.v1 import audit_service_pb2_grpc as agrpc
@@ -179,3 +180,10 @@ def test_relationship_sync_is_idempotent_and_versioned(running: RunningServer) -
     assert (late.applied, late.stale) == (1, 1)
     listed = consent.ListRelationships(pb.ListRelationshipsRequest(subject_id="ivy"), metadata=md, timeout=5)
     assert list(listed.relationships) == []
+    # Each sync is in the audit log, per subject whose edges it touched, with counts only.
+    with running.app.store.read() as tx:
+        events = [e for e in tx.list_audit(AuditFilter(subject_id="ivy"), after_sequence=None, limit=50,
+                                           descending=False) if e.action == "consent.relationships.sync"]
+    assert [(e.details["added"], e.details["removed"], e.details["stale"]) for e in events] == [
+        ("1", "0", "0"), ("0", "0", "1"), ("0", "1", "1")]
+    assert all("jon" not in str(e.details) for e in events)

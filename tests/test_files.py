@@ -46,7 +46,7 @@ def test_a_fresh_data_folder_is_private(tmp_path: Path, usual_umask: None) -> No
 def test_existing_folders_keep_the_mode_an_operator_chose(tmp_path: Path, usual_umask: None) -> None:
     chosen = tmp_path / "chosen"
     chosen.mkdir(mode=0o750)
-    os.chmod(chosen, 0o750)
+    os.chmod(chosen, 0o750)  # noqa: S103 - an operator's looser choice, on purpose
     private_dir(chosen / "a" / "b")
     assert mode(chosen) == 0o750 and mode(chosen / "a") == 0o700 and mode(chosen / "a" / "b") == 0o700
     existing = chosen / "file"

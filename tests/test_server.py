@@ -15,6 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from structlog.testing import capture_logs
 
+from auditlog.ports import AuditFilter
 from identity.model import EnrollmentRecord, EnrollmentStatus
 from identity_service.storage.sql import SqlStore
 from identity_service.wiring import build_app
@@ -496,3 +497,31 @@ def test_python_client_helpers_unpack_error_info(running: RunningServer) -> None
     assert (details.code, details.reason, details.metadata) == (
         grpc.StatusCode.NOT_FOUND, "ERROR_REASON_ENROLLMENT_NOT_FOUND", {"subject_id": "ghost"})
     assert "ghost" in details.message
+
+
+def test_refusals_after_authentication_are_audited_once(running: RunningServer) -> None:
+    stub = identity(running)
+    refused_calls = [
+        lambda: stub.StartEnrollment(pb.StartEnrollmentRequest(subject_id="bad/id"), metadata=running.metadata("app"),
+                                     timeout=5),
+        lambda: stub.VerifyLikeness(pb.VerifyLikenessRequest(subject_id="a"), metadata=running.metadata("app"),
+                                    timeout=5),
+        lambda: stub.Enroll(iter([pb.EnrollRequest(header=pb.EnrollHeader(session_id="s"))]),
+                            metadata=running.metadata("app"), timeout=5),
+        lambda: stub.GetEnrollment(pb.GetEnrollmentRequest(subject_id="nobody"), metadata=running.metadata("app"),
+                                   timeout=5),  # a read: not a security event
+        lambda: stub.StartEnrollment(pb.StartEnrollmentRequest(subject_id="a"), metadata=running.metadata("auditor"),
+                                     timeout=5),  # a role refusal: audited once, as an auth refusal
+    ]
+    for call in refused_calls:
+        with pytest.raises(grpc.RpcError):
+            call()
+    with running.app.store.read() as tx:
+        events = tx.list_audit(AuditFilter(), after_sequence=None, limit=100, descending=False)
+    refused = [(e.details["method"].rsplit("/", 1)[-1], e.reason) for e in events if e.action == "rpc.refused"]
+    assert ("StartEnrollment", "ERROR_REASON_FIELD_INVALID") in refused
+    assert ("VerifyLikeness", "ERROR_REASON_FIELD_MISSING") in refused
+    assert not any(method == "GetEnrollment" for method, _ in refused)
+    auth = [e for e in events if e.action == "auth.caller.refused"]
+    assert len(auth) == 1 and not any(r == "ERROR_REASON_CALLER_ROLE_DENIED" for _, r in refused)
+    assert all(e.actor_id == "svc-app" for e in events if e.action == "rpc.refused")

@@ -215,7 +215,7 @@ class ConsentHandlers(pb_grpc.ConsentServiceServicer):
             if edge.from_id == edge.to_id:
                 raise FieldInvalid(f"{field}.to_id", "an edge joins two different subjects")
             changes.append(EdgeChange(edge, change.operation == pb.RelationshipChange.OPERATION_UPSERT))
-        applied, stale = self._consent.sync_relationships(changes)
+        applied, stale = self._consent.sync_relationships(changes, actor=service_actor(context))
         return pb.SyncRelationshipsResponse(applied=applied, stale=stale)
 
     def ListRelationships(

@@ -22,7 +22,14 @@ from identity_service.validation import (
     page_size,
     subject_id,
 )
-from kernel.errors import FieldInvalid, FieldMissing, ModelsUnavailable, RecordingTooLarge, UploadIncomplete
+from kernel.errors import (
+    DomainError,
+    FieldInvalid,
+    FieldMissing,
+    ModelsUnavailable,
+    RecordingTooLarge,
+    UploadIncomplete,
+)
 from likeness.identity.v1 import identity_service_pb2 as pb
 from likeness.identity.v1 import identity_service_pb2_grpc as pb_grpc
 
@@ -198,6 +205,8 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
         except Exception as error:
             # A refused upload still consumed its session; nothing biometric is kept.
             self._enroller.abandon(session, getattr(error, "reason", "UPLOAD_ABORTED"), actor=actor)
+            if isinstance(error, DomainError):
+                error.mark_audited()
             raise
         if not context.is_active():
             # The stream can end without an error when the client cancels: what arrived is a cut

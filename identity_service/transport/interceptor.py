@@ -20,7 +20,7 @@ from identity_service.transport.auth import (
     authorize,
 )
 from identity_service.transport.status import domain_status, internal_status, with_trailer
-from kernel.errors import DeadlineExceeded, DomainError, FieldInvalid, MessageTooLarge
+from kernel.errors import DeadlineExceeded, DomainError, ErrorKind, FieldInvalid, MessageTooLarge
 
 log = structlog.get_logger("identity_service.rpc")
 
@@ -61,6 +61,22 @@ def _request_id(metadata: tuple[tuple[str, Any], ...]) -> str:
 def _certificate_cns(context: grpc.ServicerContext) -> list[str]:
     auth = context.auth_context() or {}
     return [bytes(v).decode() for v in auth.get("x509_common_name", [])]
+
+
+class RefusalRecorder(Protocol):
+    def __call__(self, *, method: str, caller: str, reason: str, request_id: str, field: str) -> None: ...
+
+
+# Refusals a security log keeps: what a caller tried and was refused, whatever the reason. Not
+# reads (Get, List), and not the server's own trouble (busy, unavailable, past a deadline), whose
+# audit writes would add load exactly when there is too much.
+_UNAUDITED_KINDS = frozenset({ErrorKind.RESOURCE_EXHAUSTED, ErrorKind.UNAVAILABLE, ErrorKind.DEADLINE_EXCEEDED,
+                              ErrorKind.INTERNAL})
+
+
+def _audits_refusals(method: str, error: DomainError) -> bool:
+    name = method.rsplit("/", 1)[-1]
+    return not error.audited and error.kind not in _UNAUDITED_KINDS and not name.startswith(("Get", "List"))
 
 
 class _Unreadable:
@@ -105,11 +121,12 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
 
     def __init__(
         self, callers: CallerRegistry, on_auth_failure: AuthFailureRecorder | None = None,
-        max_message_bytes: int = 4 * 1024 * 1024,
+        max_message_bytes: int = 4 * 1024 * 1024, on_refusal: RefusalRecorder | None = None,
     ) -> None:
         self._callers = callers
         self._on_auth_failure = on_auth_failure
         self._max_message_bytes = max_message_bytes
+        self._on_refusal = on_refusal
 
     def intercept_service(
         self,
@@ -173,6 +190,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
                     request_id=request_id,
                     peer=context.peer(),
                 )
+                error.mark_audited()
             raise
         structlog.contextvars.bind_contextvars(caller=caller.name)
         return caller
@@ -202,6 +220,9 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
                 return
             if isinstance(error, DomainError):
                 code, status = domain_status(error)
+                if caller is not None and self._on_refusal is not None and _audits_refusals(method, error):
+                    self._on_refusal(method=method, caller=caller.name, reason=error.reason, request_id=request_id,
+                                     field=error.metadata.get("field", ""))
                 metrics.GRPC_CALLS.labels(method, code.name).inc()
                 log.info("rpc", status=code.name, reason=error.reason, **fields)
                 context.abort_with_status(with_trailer(status, REQUEST_ID_KEY, request_id))

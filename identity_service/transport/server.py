@@ -55,7 +55,7 @@ def create_server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="rpc"),
         interceptors=[
             ServiceInterceptor(CallerRegistry(settings.all_callers()), on_auth_failure or app.record_auth_failure,
-                               max_message_bytes=settings.max_receive_message_bytes)
+                               max_message_bytes=settings.max_receive_message_bytes, on_refusal=app.record_refusal)
         ],
         options=[
             # Twice the limit in the transport: a message over the limit but under twice it reaches

@@ -29,7 +29,8 @@ def check(app: App, owner: str, requester: str) -> tuple[Decision, str]:
 
 
 def befriend(app: App, a: str, b: str, version: int) -> None:
-    app.consent.sync_relationships([EdgeChange(Edge(a, b, version), True), EdgeChange(Edge(b, a, version), True)])
+    app.consent.sync_relationships([EdgeChange(Edge(a, b, version), True), EdgeChange(Edge(b, a, version), True)],
+                                    actor=SERVICE)
 
 
 def offline(app: App, token: str) -> None:
