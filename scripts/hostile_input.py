@@ -18,25 +18,18 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
-import queue
-import secrets
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import grpc  # noqa: E402
-import jwt  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ed25519  # noqa: E402
 from google.rpc import error_details_pb2  # noqa: E402
 from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
 from grpc_status import rpc_status  # noqa: E402
@@ -46,75 +39,13 @@ from likeness.consent.v1 import consent_service_pb2_grpc as crpc  # noqa: E402
 from likeness.identity.v1 import identity_service_pb2 as pb  # noqa: E402
 from likeness.identity.v1 import identity_service_pb2_grpc as rpc  # noqa: E402
 from scripts import _hostile as hostile  # noqa: E402
+from scripts._server import Server, start_server  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 ENROLL_CLIP = SHARED / "talking" / "sstzal_DFRF_cnn2_25fps_57-71s.mp4"
 PHOTO = SHARED / "faces" / "knn_examples" / "train" / "obama" / "obama.jpg"
 SLOTS = 2  # enrollment uploads at once on the server under test
 READ_TIMEOUT = 3.0
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen[str]
-    grpc_port: int
-    http_port: int
-    tokens: dict[str, str]
-    user_key: ed25519.Ed25519PrivateKey
-
-    def metadata(self, role: str) -> list[tuple[str, str]]:
-        return [("authorization", f"Bearer {self.tokens[role]}")]
-
-    def memory_kb(self, field: str) -> int:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-        raise RuntimeError(f"no {field} for the server process")
-
-    def reset_peak(self) -> None:
-        Path(f"/proc/{self.process.pid}/clear_refs").write_text("5")
-
-
-def start_server(folder: Path) -> Server:
-    tokens = {role: secrets.token_urlsafe(24) for role in ("app", "scanner", "generator")}
-    callers = [{"name": f"hostile-{role}", "roles": [role], "token_sha256": hashlib.sha256(t.encode()).hexdigest()}
-               for role, t in tokens.items()]
-    user_key = ed25519.Ed25519PrivateKey.generate()
-    jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(user_key.public_key()))
-    (folder / "jwks.json").write_text(json.dumps({"keys": [{**jwk, "kid": "k1", "use": "sig"}]}))
-    env = {**os.environ,
-           "LIKENESS_DATA_DIR": str(folder / "data"), "LIKENESS_MODEL_DIR": str(ROOT / "var" / "models"),
-           "LIKENESS_LISTEN_ADDRESS": "127.0.0.1:0", "LIKENESS_USER_API_LISTEN_ADDRESS": "127.0.0.1:0",
-           "LIKENESS_METRICS_LISTEN_ADDRESS": "", "LIKENESS_LOG_FORMAT": "json",
-           "LIKENESS_CALLERS": json.dumps(callers), "LIKENESS_USER_TOKEN_JWKS_FILE": str(folder / "jwks.json"),
-           "LIKENESS_LIVENESS_OPTIONAL_CHECKS": '["spoken_digits", "head_turns"]',
-           "LIKENESS_ENROLL_MAX_CONCURRENT_UPLOADS": str(SLOTS),
-           "LIKENESS_ENROLL_READ_TIMEOUT_SECONDS": str(READ_TIMEOUT)}
-    process = subprocess.Popen([str(ROOT / ".venv" / "bin" / "identity-service"), "serve"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    ports: dict[str, int] = {}
-    deadline = time.monotonic() + 300
-    while len(ports) < 2:
-        try:
-            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-        except queue.Empty:
-            process.kill()
-            raise SystemExit("the server did not start within 300 s") from None
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if entry.get("event") in ("serving", "user_api_serving"):
-            ports[entry["event"]] = int(str(entry["address"]).rsplit(":", 1)[1])
-    return Server(process, ports["serving"], ports["user_api_serving"], tokens, user_key)
 
 
 def outcome_of(call: Callable[[], object]) -> str:
@@ -235,8 +166,7 @@ def cases(server: Server, channel: grpc.Channel) -> list[tuple[str, Callable[[],
     def user_api(head: str) -> Callable[[], str]:
         return lambda: http_status(server, head, 200 * 1024 * 1024)
 
-    token = jwt.encode({"sub": "person", "aud": "likeness-user-api", "exp": int(time.time()) + 600,
-                        "iat": int(time.time())}, server.user_key, algorithm="EdDSA", headers={"kid": "k1"})
+    token = server.user_token("person")
 
     def expect(*outcomes: str) -> Callable[[str], bool]:
         return lambda got: got in outcomes
@@ -276,7 +206,8 @@ def main() -> int:
     parser.add_argument("--bound-mb", type=float, default=300.0, help="Largest peak growth a case may cause.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        server = start_server(Path(folder))
+        server = start_server(Path(folder), liveness_optional_checks='["spoken_digits", "head_turns"]',
+                              enroll_max_concurrent_uploads=str(SLOTS), enroll_read_timeout_seconds=str(READ_TIMEOUT))
         failures = 0
         growths: dict[str, float] = {}
         try:
@@ -305,8 +236,7 @@ def main() -> int:
                     print(f"    answer: {got}")
             channel.close()
         finally:
-            server.process.terminate()
-            server.process.wait(60)
+            server.stop()
     baseline = next(iter(growths.values()), 0.0)
     print(json.dumps({"cases": len(growths), "failed": failures, "bound_mb": args.bound_mb,
                       "baseline_growth_mb": baseline, "max_growth_mb": max(growths.values(), default=0.0),

@@ -92,3 +92,16 @@ def test_the_declared_container_is_checked(data: Callable[[], bytes], declared: 
         media.check_container(content, declared)
     assert caught.value.reason == "ERROR_REASON_MEDIA_UNSUPPORTED"
     assert caught.value.metadata["declared"] == declared.upper()
+
+
+def test_a_stream_damaged_in_the_middle_is_corrupt_not_too_short() -> None:
+    import random
+
+    clip = bytearray((SHARED / "data/talking/sstzal_DFRF_cnn2_25fps_57-71s.mp4").read_bytes())
+    start = clip.find(b"mdat") + 8 + (len(clip) - clip.find(b"mdat")) // 3
+    noise = random.Random(1)
+    clip[start:start + 60_000] = bytes(noise.randrange(256) for _ in range(60_000))
+    with pytest.raises(DomainError) as caught:
+        list(media.video_frames(bytes(clip), every_seconds=1 / 16, max_frames=500)[1])
+    assert caught.value.reason == "ERROR_REASON_MEDIA_CORRUPT"
+    assert "damaged at" in caught.value.message

@@ -330,6 +330,13 @@ def video_frames(data: bytes, *, every_seconds: float, max_frames: int,
         except av.FFmpegError as exc:
             if taken == 0:
                 raise MediaCorrupt("video", type(exc).__name__) from exc
+            # A damaged tail (the last packet of a recording cut by the browser) is tolerated;
+            # damage before it is not: its frames would stop early and the recording would be
+            # judged too short, or the wrong person's frames would be missing.
+            reached = next_time - (first or 0.0)
+            if seconds and reached < 0.9 * seconds:
+                raise MediaCorrupt("video", f"the stream is damaged at {reached:.1f} s of {seconds:.1f} s "
+                                            f"({type(exc).__name__})") from exc
         finally:
             container.close()
 
