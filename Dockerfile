@@ -42,7 +42,8 @@ FROM python:${PYTHON_VERSION}-slim-bookworm AS runtime
 ARG VARIANT=cpu
 LABEL org.opencontainers.image.title="likeness-consent" \
       org.opencontainers.image.description="Enrollment with liveness, encrypted templates, cameo grants, audit log" \
-      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.licenses="Apache-2.0 AND LicenseRef-InsightFace-non-commercial" \
+      io.likeness.model-licences="face detection, embedding and landmarks (InsightFace SCRFD-500M, w600k_mbf, 2d106det) are for non-commercial research only" \
       io.likeness.variant="${VARIANT}"
 RUN groupadd --system --gid 10001 likeness \
  && useradd --system --uid 10001 --gid likeness --home-dir /var/lib/likeness --shell /usr/sbin/nologin likeness \

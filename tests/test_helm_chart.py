@@ -17,9 +17,21 @@ CHART = ROOT / "helm" / "likeness-consent"
 KUBERNETES = "1.30"
 
 
-def render(values: dict[str, Any]) -> list[dict[str, Any]]:
+# What every install must set: the chart refuses to render without the user tokens' issuer.
+REQUIRED = {"config": {"LIKENESS_USER_TOKEN_ISSUER": "https://accounts.app.example"}}
+
+
+def merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def render(values: dict[str, Any], *, required: bool = True, name: str = "likeness") -> list[dict[str, Any]]:
     with helm.Chart.load(str(CHART)) as chart:
-        rendered = chart.render(values, name="likeness", namespace="likeness", is_install=True)
+        rendered = chart.render(merged(REQUIRED, values) if required else values, name=name, namespace="likeness",
+                                is_install=True)
     documents = []
     for path, text in rendered.items():
         if path.endswith(".yaml"):
@@ -110,3 +122,88 @@ def test_every_configured_key_is_a_setting() -> None:
     values = yaml.safe_load((ROOT / "helm" / "likeness-consent" / "values.yaml").read_text())
     known = {f"LIKENESS_{name.upper()}" for name in Settings.model_fields}
     assert set(values["config"]) <= known, set(values["config"]) - known
+
+
+def _references(document: dict[str, Any]) -> set[tuple[str, str]]:
+    """(kind, name) of every ServiceAccount, ConfigMap and Secret a pod template uses."""
+    pod = document.get("spec", {}).get("template", {}).get("spec", {})
+    found: set[tuple[str, str]] = set()
+    if pod.get("serviceAccountName"):
+        found.add(("ServiceAccount", pod["serviceAccountName"]))
+    for volume in pod.get("volumes", []):
+        if "configMap" in volume:
+            found.add(("ConfigMap", volume["configMap"]["name"]))
+        if "secret" in volume:
+            found.add(("Secret", volume["secret"]["secretName"]))
+    for container in pod.get("containers", []) + pod.get("initContainers", []):
+        for source in container.get("envFrom", []):
+            if "configMapRef" in source:
+                found.add(("ConfigMap", source["configMapRef"]["name"]))
+        for variable in container.get("env", []):
+            ref = variable.get("valueFrom", {})
+            if "configMapKeyRef" in ref:
+                found.add(("ConfigMap", ref["configMapKeyRef"]["name"]))
+            if "secretKeyRef" in ref:
+                found.add(("Secret", ref["secretKeyRef"]["name"]))
+    return found
+
+
+@pytest.mark.parametrize("values", [{}, {"serviceAccount": {"create": True, "name": "likeness-sa"}}])
+def test_no_install_hook_needs_what_the_chart_creates_later(values: dict[str, Any]) -> None:
+    """Pre-install hooks run before the chart's other resources exist: a migration Job that names
+    the chart's ServiceAccount or ConfigMap never starts, and `helm install` times out (helm/helm#7447)."""
+    documents = render(values)
+    hooks = [d for d in documents if "helm.sh/hook" in d["metadata"].get("annotations", {})]
+    created_later = {(d["kind"], d["metadata"]["name"]) for d in documents if d not in hooks}
+    assert hooks, "the migration Job is a hook"
+    for hook in hooks:
+        if "pre-install" in hook["metadata"]["annotations"]["helm.sh/hook"]:
+            assert not _references(hook) & created_later, (hook["metadata"]["name"], _references(hook) & created_later)
+
+
+def test_names_are_short_and_overridable() -> None:
+    names = {d["metadata"]["name"] for d in render({}) if d["kind"] == "Deployment"}
+    assert names == {"likeness-grpc", "likeness-user-api"}  # not likeness-likeness-consent-grpc
+    names = {d["metadata"]["name"] for d in render({"fullnameOverride": "cameo"}) if d["kind"] == "Deployment"}
+    assert names == {"cameo-grpc", "cameo-user-api"}
+    names = {d["metadata"]["name"] for d in render({}, name="prod") if d["kind"] == "Deployment"}
+    assert names == {"prod-likeness-consent-grpc", "prod-likeness-consent-user-api"}
+
+
+def test_a_typo_in_values_is_refused_by_the_schema() -> None:
+    for typo in ({"userApi": {"replica": 3}}, {"grcp": {"replicas": 3}}, {"migrations": {"enable": False}},
+                 {"config": {"likeness_log_level": "debug"}}, {"tls": {"enabled": "yes"}}):
+        with pytest.raises(helm.HelmValuesError):
+            render(typo)
+
+
+def test_the_user_token_issuer_is_required() -> None:
+    with pytest.raises(helm.HelmRenderError, match="LIKENESS_USER_TOKEN_ISSUER"):
+        render({}, required=False)
+    # Without the user API there is nothing to require.
+    assert render({"userApi": {"enabled": False}}, required=False)
+
+
+def test_ingress_tls_and_extra_env_render_and_validate() -> None:
+    values = {
+        "userApi": {"ingress": {"enabled": True, "className": "nginx", "host": "cameo.example.com",
+                                "tlsSecretName": "cameo-tls"}},
+        "tls": {"enabled": True, "secretName": "grpc-tls", "requireClientCertificates": True},
+        "extraEnv": [{"name": "LIKENESS_MEDIA_MAX_SECONDS", "value": "30"}],
+        "extraVolumes": [{"name": "extra", "emptyDir": {}}],
+        "extraVolumeMounts": [{"name": "extra", "mountPath": "/extra"}],
+    }
+    documents = render(values)
+    for document in documents:
+        kubernetes_validate.validate(document, KUBERNETES, strict=True)
+    ingress = by_kind(documents, "Ingress")[0]
+    assert ingress["spec"]["rules"][0]["host"] == "cameo.example.com"
+    assert ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == "likeness-user-api"
+    grpc = next(d for d in by_kind(documents, "Deployment") if d["metadata"]["name"] == "likeness-grpc")
+    pod = grpc["spec"]["template"]["spec"]
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert env["LIKENESS_TLS_CERT_FILE"] == "/etc/likeness/tls/tls.crt"
+    assert env["LIKENESS_TLS_CLIENT_CA_FILE"] == "/etc/likeness/tls/ca.crt"
+    assert env["LIKENESS_MEDIA_MAX_SECONDS"] == "30"
+    assert {"tls", "extra"} <= {v["name"] for v in pod["volumes"]}
+    assert "/extra" in {m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}

@@ -1,12 +1,19 @@
 {{- define "likeness.name" -}}
-{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
+{{/* fullnameOverride wins; else the release name alone when it already holds the name (release
+"likeness" gives likeness-*, not likeness-likeness-consent-*); else release-name. */}}
 {{- define "likeness.fullname" -}}
-{{- if contains .Chart.Name .Release.Name -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if or (contains $name .Release.Name) (hasPrefix .Release.Name $name) -}}
 {{- .Release.Name | trunc 63 | trimSuffix "-" -}}
 {{- else -}}
-{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 
@@ -62,6 +69,19 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   value: "false"
 - name: LIKENESS_DATA_DIR
   value: /var/lib/likeness
+{{- if .Values.tls.enabled }}
+- name: LIKENESS_TLS_CERT_FILE
+  value: /etc/likeness/tls/tls.crt
+- name: LIKENESS_TLS_KEY_FILE
+  value: /etc/likeness/tls/tls.key
+{{- if .Values.tls.requireClientCertificates }}
+- name: LIKENESS_TLS_CLIENT_CA_FILE
+  value: /etc/likeness/tls/ca.crt
+{{- end }}
+{{- end }}
+{{- with .Values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
 {{- end -}}
 
 {{- define "likeness.volumes" -}}
@@ -73,6 +93,15 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   secret:
     secretName: {{ .Values.secrets.signingKeys.name }}
     defaultMode: 0400
+{{- if .Values.tls.enabled }}
+- name: tls
+  secret:
+    secretName: {{ .Values.tls.secretName }}
+    defaultMode: 0400
+{{- end }}
+{{- with .Values.extraVolumes }}
+{{ toYaml . }}
+{{- end }}
 {{- end -}}
 
 {{- define "likeness.volumeMounts" -}}
@@ -83,4 +112,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - name: signing-keys
   mountPath: /etc/likeness/signing
   readOnly: true
+{{- if .Values.tls.enabled }}
+- name: tls
+  mountPath: /etc/likeness/tls
+  readOnly: true
+{{- end }}
+{{- with .Values.extraVolumeMounts }}
+{{ toYaml . }}
+{{- end }}
 {{- end -}}
