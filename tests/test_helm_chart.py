@@ -207,3 +207,16 @@ def test_ingress_tls_and_extra_env_render_and_validate() -> None:
     assert env["LIKENESS_MEDIA_MAX_SECONDS"] == "30"
     assert {"tls", "extra"} <= {v["name"] for v in pod["volumes"]}
     assert "/extra" in {m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+
+
+def test_the_compose_dev_stack_names_only_real_settings_and_commands() -> None:
+    from identity_service.settings import Settings
+
+    stack = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    assert {"postgres", "migrate", "grpc", "user-api"} <= set(stack["services"])
+    known = {f"LIKENESS_{name.upper()}" for name in Settings.model_fields}
+    for name, service in stack["services"].items():
+        keys = {k for k in service.get("environment", {}) if k.startswith("LIKENESS_")}
+        assert keys <= known, (name, keys - known)
+    commands = {tuple(s["command"]) for s in stack["services"].values() if "command" in s}
+    assert commands == {("db", "upgrade"), ("serve",), ("user-api",)}
