@@ -5,20 +5,85 @@ Exit codes: 0 success, 1 a check failed (e.g. verification), 2 bad usage or conf
 
 from __future__ import annotations
 
+import importlib
 import json
 import secrets
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from identity_service.logs import configure
-from identity_service.settings import describe, load_settings
+if TYPE_CHECKING:
+    from identity_service.settings import Settings
+
+# This module imports click and the standard library only: `--help` and every command that does
+# not open the database answer without loading pydantic, SQLAlchemy, alembic or the models. Each
+# command imports what it uses; the operator commands load with their group.
 
 
-@click.group()
+def load_settings() -> Settings:
+    from identity_service.settings import load_settings as load
+
+    return load()
+
+
+def configure(log_format: object, level: str) -> None:
+    from identity_service.logs import configure as setup
+
+    setup(log_format, level)  # type: ignore[arg-type]
+
+
+def Console(**options: Any) -> Any:
+    from rich.console import Console as RichConsole
+
+    return RichConsole(**options)
+
+
+def Table(**options: Any) -> Any:
+    from rich.table import Table as RichTable
+
+    return RichTable(**options)
+
+
+class LazyGroup(click.Group):
+    """A group whose operator subcommands are imported only when one is run (or its own help
+    shown); the top-level help lists them from their one-line summaries here."""
+
+    LAZY = {
+        "audit": ("identity_service.operator_cli", "audit", "The tamper-evident audit log."),
+        "subjects": ("identity_service.operator_cli", "subjects", "People whose likeness is enrolled."),
+        "signing-keys": ("identity_service.operator_cli", "signing_keys",
+                         "Ed25519 keys that sign audit checkpoints and use tokens."),
+        "keys": ("identity_service.operator_cli", "template_keys",
+                 "Key encryption keys that wrap each subject's template data key."),
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.LAZY])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.LAZY:
+            module, attribute, _ = self.LAZY[name]
+            command = getattr(importlib.import_module(module), attribute)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.LAZY:
+                rows.append((name, self.LAZY[name][2]))
+                continue
+            command = super().get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(formatter.width - 6 - len(name))))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup)
 @click.version_option(package_name="likeness-consent")
 def main() -> None:
     """Likeness consent service: enrollment, cameo grants and audit over gRPC."""
@@ -206,6 +271,8 @@ def config() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def config_show(as_json: bool) -> None:
     """Print every setting: value (secrets redacted), env var, default and meaning."""
+    from identity_service.settings import describe
+
     rows = describe(load_settings())
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -275,16 +342,6 @@ def callers_new(name: str, roles: tuple[str, ...]) -> None:
     click.echo(json.dumps(entry))
 
 
-def _register_operator_commands() -> None:
-    from identity_service.operator_cli import audit, signing_keys, subjects, template_keys
-
-    main.add_command(audit)
-    main.add_command(subjects)
-    main.add_command(signing_keys)
-    main.add_command(template_keys)
-
-
-_register_operator_commands()
 
 
 if __name__ == "__main__":

@@ -200,3 +200,31 @@ def test_a_setting_that_is_not_json_or_names_no_check_is_refused_in_one_line(tmp
                                 env=env_for(tmp_path, LIKENESS_LIVENESS_OPTIONAL_CHECKS=value))
         assert result.returncode == 2 and expected in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_help_and_light_commands_load_no_database_or_model_code() -> None:
+    """`--help` answers at once: the CLI module imports click only; operator commands load with
+    their group (scripts/bench_cli.py measures the time against `import click`)."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\nfrom identity_service.cli import main\n"
+             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+             "heavy = [m for m in ('sqlalchemy', 'alembic', 'pydantic', 'rich', 'grpc', 'onnxruntime', 'av')"
+             " if m in sys.modules]\nprint('HEAVY', heavy)\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert "HEAVY []" in done.stdout, done.stdout + done.stderr
+    for name in ("audit", "subjects", "signing-keys", "keys"):
+        assert name in done.stdout
+
+
+def test_the_lazy_operator_groups_are_the_real_ones_with_their_own_summaries() -> None:
+    import click
+
+    from identity_service.cli import LazyGroup, main
+
+    context = click.Context(main)
+    for name, (_, _, summary) in LazyGroup.LAZY.items():
+        command = main.get_command(context, name)
+        assert isinstance(command, click.Group) and command.name == name
+        assert command.get_short_help_str(200) == summary  # the listing says what the group's own help says
