@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from auditlog.log import verify_against, verify_log
@@ -71,20 +72,62 @@ def event_dict(event: AuditEvent) -> dict[str, Any]:
     }
 
 
+# Outcomes an operator must not miss are coloured on a terminal (never in a pipe).
+OUTCOME_STYLE = {"deny": "bold red", "failure": "bold red", "allow": "green", "success": "green",
+                 "redacted": "dim"}
+
+
+def _outcome(outcome: str) -> str:
+    style = OUTCOME_STYLE.get(outcome)
+    return f"[{style}]{outcome}[/{style}]" if style else outcome
+
+
+def event_line(e: AuditEvent) -> str:
+    """One event on one line: what a pipe, grep and `tail -f` want."""
+    reason = "[redacted]" if e.redacted else e.reason
+    return "  ".join(part for part in (
+        f"#{e.sequence}", e.time.strftime("%Y-%m-%d %H:%M:%S"), f"{e.actor_type.value}:{e.actor_id}",
+        e.subject_id or "-", e.action, e.outcome.value, reason) if part)
+
+
 def print_events(events: list[AuditEvent], as_json: bool) -> None:
+    """JSON lines, one line per event in a pipe, or a table that fits the terminal's width (long
+    values end in an ellipsis instead of wrapping a row over several lines)."""
     if as_json:
         for event in events:
             click.echo(json.dumps(event_dict(event)))
         return
-    table = Table()
-    for column in ("seq", "time", "actor", "subject", "action", "outcome", "reason"):
-        table.add_column(column, overflow="fold")
+    if not console.is_terminal:
+        for event in events:
+            click.echo(event_line(event))
+        return
+    table = Table(expand=False, pad_edge=False, box=None)
+    for column, ratio in (("seq", 0), ("time", 0), ("actor", 2), ("subject", 2), ("action", 3), ("outcome", 0),
+                          ("reason", 2)):
+        table.add_column(column, no_wrap=True, overflow="ellipsis", ratio=ratio or None)
     for e in events:
         table.add_row(
-            str(e.sequence), e.time.strftime("%Y-%m-%d %H:%M:%S"), f"{e.actor_type.value}:{e.actor_id}",
-            e.subject_id, e.action, e.outcome.value, "[redacted]" if e.redacted else e.reason,
+            str(e.sequence), e.time.strftime("%Y-%m-%d %H:%M:%S"), escape(f"{e.actor_type.value}:{e.actor_id}"),
+            escape(e.subject_id), escape(e.action), _outcome(e.outcome.value),
+            "[dim]redacted[/dim]" if e.redacted else escape(e.reason),
         )
     console.print(table)
+
+
+def print_fields(body: dict[str, Any]) -> None:
+    """Fields as aligned 'name  value' lines: lists joined, mappings as key=value, no reprs."""
+    width = max((len(k) for k in body), default=0)
+    for key, value in body.items():
+        if isinstance(value, dict):
+            text = ", ".join(f"{k}={v}" for k, v in sorted(value.items())) or "-"
+        elif isinstance(value, list | tuple):
+            text = ", ".join(str(v) for v in value) or "-"
+        elif isinstance(value, bool):
+            text = "yes" if value else "no"
+        else:
+            text = str(value) if value not in ("", None) else "-"
+        text = _outcome(text) if key == "outcome" else escape(text)
+        console.print(f"[bold]{key:>{width}}[/bold]  {text}", highlight=False, soft_wrap=True)
 
 
 def _time(value: str | None) -> datetime | None:
@@ -144,8 +187,7 @@ def audit_show(sequence: int, as_json: bool, operator: str | None) -> None:
         if as_json:
             click.echo(json.dumps(body))
         else:
-            for key, value in body.items():
-                console.print(f"[bold]{key:>12}[/bold]  {value}")
+            print_fields(body)
 
 
 @audit.command("tail")
@@ -166,8 +208,9 @@ def audit_tail(count: int, follow: bool, interval: float, as_json: bool, operato
                 time.sleep(interval)
                 with app.store.read() as tx:
                     new = tx.scan_audit(after_sequence=last, limit=1000)
+                for event in new:  # one line per new event, never a whole table again
+                    click.echo(json.dumps(event_dict(event)) if as_json else event_line(event))
                 if new:
-                    print_events(new, as_json)
                     last = new[-1].sequence
                     sys.stdout.flush()
         except KeyboardInterrupt:
@@ -304,8 +347,8 @@ def _show(app: App, subject_id: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({**body, "recent_events": [event_dict(e) for e in events]}))
         return
-    for key, value in body.items():
-        console.print(f"[bold]{key:>16}[/bold]  {value}")
+    print_fields(body)
+    click.echo("")
     print_events(events, False)
 
 

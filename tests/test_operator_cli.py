@@ -168,3 +168,45 @@ def test_a_rollback_verifies_alone_and_fails_against_a_checkpoint_kept_outside(t
     garbage.write_text("{}")
     refused = run(tmp_path, "audit", "verify", "--against", str(garbage))
     assert refused.returncode == 2 and "audit checkpoint --export" in refused.stderr
+
+
+def test_human_output_reads_well_in_a_pipe(tmp_path: Path) -> None:
+    """In a pipe: one line per event (no table wrapping a row over several lines), `show` as
+    aligned fields without Python reprs, and no colour codes."""
+    seeded(tmp_path, 4)
+    listed = run(tmp_path, "audit", "list")
+    rows = [line for line in listed.stdout.splitlines() if line.startswith("#")]
+    assert len(rows) == 4 and all("\x1b[" not in row for row in rows)
+    assert rows[0].startswith("#") and "alice" in listed.stdout and "bob" in listed.stdout
+    shown = run(tmp_path, "audit", "show", "1").stdout
+    assert "{" not in shown and "'" not in shown and "\x1b[" not in shown  # no dict or str reprs
+    fields = dict(line.strip().split(None, 1) for line in shown.splitlines() if line.strip())
+    assert fields["sequence"] == "1" and fields["subject_id"] == "bob" and fields["redacted"] == "no"
+    app = build_app(test_settings(tmp_path))
+    from auditlog.model import SYSTEM_ACTOR
+
+    app.enrollments.start("carol", reenroll=False, actor=SYSTEM_ACTOR)
+    app.close()
+    subject = run(tmp_path, "subjects", "show", "carol").stdout
+    assert "template_models  -" in subject.splitlines()  # an empty list reads as "-", not []
+    assert "[]" not in subject and "identity.enrollment.start" in subject
+
+
+def test_tail_follow_prints_one_line_per_new_event(tmp_path: Path) -> None:
+    seeded(tmp_path, 3)
+    proc = subprocess.Popen([*CLI, "audit", "tail", "-n", "1", "--follow", "--interval", "0.1"],
+                            env=env_for(tmp_path, LIKENESS_OPERATOR="ops-jane"), stdout=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    assert proc.stdout is not None
+    stream = proc.stdout
+    threading.Thread(target=lambda: [lines.put(line) for line in stream], daemon=True).start()
+    try:
+        assert lines.get(timeout=30).startswith("#2 ")
+        app = build_app(test_settings(tmp_path))
+        app.audit.record_now(draft(99, subject="zoe"))
+        app.close()
+        new = lines.get(timeout=30)
+        assert new.startswith("#3 ") and "zoe" in new
+    finally:
+        proc.terminate()
+        proc.wait(10)
