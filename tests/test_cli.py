@@ -87,8 +87,12 @@ def test_bad_configuration_exits_2_with_the_reason(tmp_path: Path) -> None:
 def test_db_upgrade_and_current(tmp_path: Path) -> None:
     env = env_for(tmp_path)
     assert subprocess.run([*CLI, "db", "current"], env=env, capture_output=True).returncode == 1
-    subprocess.run([*CLI, "db", "upgrade"], env=env, check=True, capture_output=True)
+    upgraded = subprocess.run([*CLI, "db", "upgrade"], env=env, check=True, capture_output=True, text=True)
     assert subprocess.run([*CLI, "db", "current"], env=env, capture_output=True).returncode == 0
+    # With LIKENESS_LOG_FORMAT=json every line is JSON, alembic's own included.
+    lines = [line for line in upgraded.stderr.splitlines() if line.strip()]
+    assert any("Running upgrade" in line for line in lines)
+    assert all(json.loads(line)["level"] for line in lines), lines
 
 
 def test_callers_new_prints_a_usable_entry(tmp_path: Path) -> None:
