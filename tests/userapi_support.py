@@ -68,7 +68,8 @@ def write_jwks(path: Path, *issuers: AppTokenIssuer, extra: list[dict[str, Any]]
 
 
 @contextmanager
-def running_user_api(tmp_path: Path, store: Store | None = None, **overrides: object) -> Iterator[UserApi]:
+def running_user_api(tmp_path: Path, store: Store | None = None, *, biometrics: object = None,
+                     analyzer: object = None, **overrides: object) -> Iterator[UserApi]:
     issuer = AppTokenIssuer()
     other = ec.generate_private_key(ec.SECP256R1())  # a second, unrelated key in the JWKS
     other_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(other.public_key()))
@@ -77,7 +78,8 @@ def running_user_api(tmp_path: Path, store: Store | None = None, **overrides: ob
                                   "user_api_listen_address": "127.0.0.1:0"}
     values.update(overrides)
     settings = test_settings(tmp_path, **values)
-    app = build_app(settings, store=store, migrate_now=False if store is not None else None)
+    app = build_app(settings, store=store, migrate_now=False if store is not None else None,
+                    biometrics=biometrics, analyzer=analyzer)  # type: ignore[arg-type]
     grpc_server = start_server(app)
     http, port = start_user_api(app, "127.0.0.1:0")
     try:

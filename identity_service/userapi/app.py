@@ -31,6 +31,7 @@ from consent.model import GrantState
 from identity_service import metrics
 from identity_service.userapi import problems
 from identity_service.userapi.auth import UserPrincipal, UserTokenVerifier
+from identity_service.userapi.enrollment_routes import add_enrollment_routes, recording_body_limit
 from identity_service.userapi.guard import RequestGuard
 from identity_service.userapi.ratelimit import RateLimiter
 from identity_service.userapi.schemas import (
@@ -89,8 +90,10 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     descriptions = {
         404: "No such thing for this user.", 409: "The thing is not in a state that allows this.",
         412: "If-Match does not match the current etag; read again and retry.",
+        413: "The body is larger than this route takes; `metadata.limit_bytes` says how large it may be.",
     }
-    return {**COMMON_ERRORS, **{s: {**_PROBLEM, "description": descriptions[s]} for s in statuses}}
+    return {**COMMON_ERRORS, **{s: {**_PROBLEM, "description": descriptions[s]} for s in statuses
+                                if s in descriptions}}
 
 
 SubjectPath = Annotated[
@@ -225,7 +228,8 @@ def create_user_api(app: App, verifier: UserTokenVerifier, limiter: RateLimiter 
     # Registered before the access log below, so it runs inside it: refusals are logged, counted
     # and carry the request id like every other response.
     api.add_middleware(RequestGuard, max_body_bytes=settings.user_api_max_body_bytes, protected_prefix="/v1/",
-                       authenticate=authenticate_before_body, render=domain_error_response)
+                       authenticate=authenticate_before_body, render=domain_error_response,
+                       body_limit=recording_body_limit(settings.enroll_max_bytes, settings.user_api_max_body_bytes))
 
     @api.middleware("http")
     async def access_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -268,6 +272,7 @@ def create_user_api(app: App, verifier: UserTokenVerifier, limiter: RateLimiter 
 
     Owner = Annotated[str, Depends(owner)]
     UserActor = Annotated[Actor, Depends(actor)]
+    add_enrollment_routes(api, app, owner, actor, _errors)
 
     # --- routes -------------------------------------------------------------------------------
 

@@ -26,9 +26,11 @@ class RequestGuard:
     """
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int, protected_prefix: str, authenticate: Authenticate,
-                 render: RenderError) -> None:
+                 render: RenderError, body_limit: Callable[[str], int] | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # A route may take more (an enrollment recording); everything else gets max_body_bytes.
+        self.body_limit = body_limit or (lambda _path: max_body_bytes)
         self.protected_prefix = protected_prefix
         self.authenticate = authenticate
         self.render = render
@@ -38,17 +40,20 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
+        limit = self.body_limit(scope["path"])
         try:
-            has_body = self._check_declared_size(request)
+            has_body = self._check_declared_size(request, limit)
             if scope["path"].startswith(self.protected_prefix):
                 await self.authenticate(request)
-            body = await self._read_body(receive) if has_body else b""
+            body = await self._read_body(receive, limit) if has_body else b""
         except DomainError as error:
             await self.render(request, error)(scope, receive, send)
             return
+        # Also where a synchronous route can reach it (request.state.body): it cannot await.
+        scope.setdefault("state", {})["body"] = body
         await self.app(scope, _replay(body, receive), send)
 
-    def _check_declared_size(self, request: Request) -> bool:
+    def _check_declared_size(self, request: Request, limit: int) -> bool:
         """Whether a body follows; refuses one declared larger than the limit."""
         lengths = request.headers.getlist("content-length")
         if len(lengths) > 1:
@@ -57,12 +62,12 @@ class RequestGuard:
             text = lengths[0].strip()
             if not text.isdigit() or len(text) > 18:
                 raise FieldInvalid("Content-Length", "must be a non-negative whole number of bytes")
-            if int(text) > self.max_body_bytes:
-                raise MessageTooLarge(self.max_body_bytes, "the request body")
+            if int(text) > limit:
+                raise MessageTooLarge(limit, "the request body")
             return int(text) > 0
         return "chunked" in request.headers.get("transfer-encoding", "").lower()
 
-    async def _read_body(self, receive: Receive) -> bytes:
+    async def _read_body(self, receive: Receive, limit: int) -> bytes:
         parts: list[bytes] = []
         size = 0
         while True:
@@ -71,8 +76,8 @@ class RequestGuard:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body_bytes:
-                raise MessageTooLarge(self.max_body_bytes, "the request body")
+            if size > limit:
+                raise MessageTooLarge(limit, "the request body")
             parts.append(chunk)
             if not message.get("more_body", False):
                 break
