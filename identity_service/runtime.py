@@ -19,6 +19,11 @@ log = structlog.get_logger(__name__)
 def serve(app: App, *, ready: threading.Event | None = None) -> None:
     """Run until SIGTERM or SIGINT, then stop gracefully: health goes NOT_SERVING, new calls
     are refused, in-flight calls get the grace period to finish."""
+    if not app.settings.all_callers():
+        # Every RPC but health is then refused; say so at start rather than on each call.
+        log.warning("no_callers", why="every call but health will be refused UNAUTHENTICATED: add callers with "
+                    "`identity-service callers new NAME --role ROLE` into LIKENESS_CALLERS or LIKENESS_CALLERS_FILE, "
+                    "then restart serve")
     server, port, health_servicer = create_server(app)
     stop = threading.Event()
 

@@ -45,6 +45,8 @@ def test_serve_answers_health_and_stops_cleanly_on_sigterm(tmp_path: Path) -> No
             if line.startswith("{") and json.loads(line).get("event") == "serving":
                 port = int(json.loads(line)["address"].rsplit(":", 1)[1])
         assert port, f"server did not report its address: {lines}"
+        # Started with no callers: it says at once that every call but health will be refused.
+        assert any('"event": "no_callers"' in line for line in lines), lines
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
             assert reply.status == health_pb2.HealthCheckResponse.SERVING

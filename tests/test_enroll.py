@@ -97,6 +97,7 @@ def test_a_live_recording_enrolls_and_then_verifies(server: RunningServer) -> No
     before = {outcome: counted("likeness_liveness_checks_total", check="spoken_digits", outcome=outcome)
               for outcome in ("pass", "fail", "fail_optional")}
     replayed_before = counted("likeness_enrollments_total", outcome="replayed")
+    whisper_before = counted("likeness_model_seconds_count", model="whisper_tiny")
     session = start(server, "acosta")
     result = upload(server, session.session_id, ENROLL_CLIP.read_bytes())
     kinds = {c.kind: c for c in result.checks}
@@ -110,6 +111,8 @@ def test_a_live_recording_enrolls_and_then_verifies(server: RunningServer) -> No
         before["fail_optional"] + 1)
     assert counted("likeness_liveness_checks_total", check="spoken_digits", outcome="fail") == before["fail"]
     assert kinds[pb.LIVENESS_CHECK_KIND_SESSION_FRESH].passed
+    # Whisper's time is in likeness_model_seconds beside the ONNX models'.
+    assert counted("likeness_model_seconds_count", model="whisper_tiny") >= whisper_before + 1
     assert templates_of(server, "acosta") >= 2 and state_of(server, "acosta") == pb.ENROLLMENT_STATE_ACTIVE
     probe = pb.Media(container=MP4, content=(TALKING / "sstzal_DFRF_cnn2_25fps_00-30s.mp4").read_bytes())
     verdict = stub(server).VerifyLikeness(pb.VerifyLikenessRequest(subject_id="acosta", probe=probe),

@@ -1,0 +1,38 @@
+"""The documentation's examples are real: a request body for every RPC that parses into its
+request message, and the README's quickstart is tests/test_demo.py."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.descriptor import MethodDescriptor
+
+from likeness.audit.v1 import audit_service_pb2
+from likeness.consent.v1 import consent_service_pb2
+from likeness.identity.v1 import identity_service_pb2
+from tests.conftest import ROOT
+
+MODULES = (identity_service_pb2, consent_service_pb2, audit_service_pb2)
+
+
+def every_method() -> dict[str, MethodDescriptor]:
+    return {f"{service.full_name}/{method.name}": method for module in MODULES
+            for service in module.DESCRIPTOR.services_by_name.values() for method in service.methods}
+
+
+def test_every_rpc_has_a_request_body_that_parses() -> None:
+    examples: dict[str, Any] = json.loads((ROOT / "examples" / "grpc_requests.json").read_text())
+    examples.pop("//")
+    methods = every_method()
+    assert set(examples) == set(methods), (set(methods) - set(examples), set(examples) - set(methods))
+    from google.protobuf import message_factory
+
+    for name, body in examples.items():
+        method = methods[name]
+        request_class = message_factory.GetMessageClass(method.input_type)
+        bodies = body if method.client_streaming else [body]
+        assert isinstance(bodies, list) and bodies, name
+        for each in bodies:
+            json_format.ParseDict(each, request_class())  # raises on an unknown field or a bad value
