@@ -4,6 +4,7 @@ request message, and the README's quickstart is tests/test_demo.py."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from google.protobuf import json_format
@@ -36,3 +37,19 @@ def test_every_rpc_has_a_request_body_that_parses() -> None:
         assert isinstance(bodies, list) and bodies, name
         for each in bodies:
             json_format.ParseDict(each, request_class())  # raises on an unknown field or a bad value
+
+
+def test_the_dev_user_token_example_makes_keys_and_tokens_the_user_api_accepts(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from identity_service.userapi.auth import UserTokenVerifier
+
+    script = ROOT / "examples" / "dev_user_token.py"
+    subprocess.run([sys.executable, str(script), "keys", str(tmp_path)], check=True, capture_output=True)
+    token = subprocess.run([sys.executable, str(script), "token", str(tmp_path), "alice"], check=True,
+                           capture_output=True, text=True).stdout.strip()
+    verifier = UserTokenVerifier.from_files(jwks_file=tmp_path / "user-jwks.json", public_key_file=None,
+                                            issuer="https://dev.example", audience="likeness-user-api",
+                                            algorithms=["EdDSA"], leeway_seconds=30)
+    assert verifier.verify(f"Bearer {token}").subject_id == "alice"
