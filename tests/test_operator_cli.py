@@ -7,6 +7,8 @@ import queue
 import sqlite3
 import subprocess
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from auditlog.log import AuditLog
@@ -97,15 +99,25 @@ def test_signing_key_rotation(tmp_path: Path) -> None:
     assert failed.returncode == 1 and "checkpoint at size" in failed.stdout and "None" not in failed.stdout, failed
 
 
-def test_tail_follow_prints_new_events_as_they_are_appended(tmp_path: Path) -> None:
-    seeded(tmp_path, 3)
-    proc = subprocess.Popen([*CLI, "audit", "tail", "-n", "2", "--follow", "--interval", "0.1", "--json"],
+@contextmanager
+def following(tmp_path: Path, *args: str) -> Iterator[queue.Queue[str]]:
+    """`audit tail --follow` running, its output lines arriving on a queue as it prints them."""
+    proc = subprocess.Popen([*CLI, "audit", "tail", "--follow", "--interval", "0.1", *args],
                             env=env_for(tmp_path, LIKENESS_OPERATOR="ops-jane"), stdout=subprocess.PIPE, text=True)
     lines: queue.Queue[str] = queue.Queue()
     assert proc.stdout is not None
     stream = proc.stdout
     threading.Thread(target=lambda: [lines.put(line) for line in stream], daemon=True).start()
     try:
+        yield lines
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_tail_follow_prints_new_events_as_they_are_appended(tmp_path: Path) -> None:
+    seeded(tmp_path, 3)
+    with following(tmp_path, "-n", "2", "--json") as lines:
         first = [json.loads(lines.get(timeout=30))["sequence"] for _ in range(2)]
         assert first == [1, 2]
         app = build_app(test_settings(tmp_path))
@@ -113,9 +125,6 @@ def test_tail_follow_prints_new_events_as_they_are_appended(tmp_path: Path) -> N
         app.close()
         new = json.loads(lines.get(timeout=30))
         assert (new["sequence"], new["subject_id"]) == (3, "zoe")
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def test_template_keys_rotate_rewrap_and_retire(tmp_path: Path) -> None:
@@ -194,19 +203,10 @@ def test_human_output_reads_well_in_a_pipe(tmp_path: Path) -> None:
 
 def test_tail_follow_prints_one_line_per_new_event(tmp_path: Path) -> None:
     seeded(tmp_path, 3)
-    proc = subprocess.Popen([*CLI, "audit", "tail", "-n", "1", "--follow", "--interval", "0.1"],
-                            env=env_for(tmp_path, LIKENESS_OPERATOR="ops-jane"), stdout=subprocess.PIPE, text=True)
-    lines: queue.Queue[str] = queue.Queue()
-    assert proc.stdout is not None
-    stream = proc.stdout
-    threading.Thread(target=lambda: [lines.put(line) for line in stream], daemon=True).start()
-    try:
+    with following(tmp_path, "-n", "1") as lines:
         assert lines.get(timeout=30).startswith("#2 ")
         app = build_app(test_settings(tmp_path))
         app.audit.record_now(draft(99, subject="zoe"))
         app.close()
         new = lines.get(timeout=30)
         assert new.startswith("#3 ") and "zoe" in new
-    finally:
-        proc.terminate()
-        proc.wait(10)
