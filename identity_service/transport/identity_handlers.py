@@ -15,7 +15,7 @@ from identity.model import EnrollmentStatus
 from identity_service.inference import media
 from identity_service.settings import Settings
 from identity_service.transport.convert import service_actor, timestamp
-from identity_service.transport.uploads import UploadSlots, within_timeout
+from identity_service.uploads import UploadSlots, within_timeout
 from identity_service.validation import (
     decode_page_token,
     page_of,

@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from auditlog.model import Actor
-from identity_service.transport.uploads import UploadSlots
+from identity_service.uploads import UploadSlots
 from identity_service.wiring import App
 from kernel.errors import (
     EnrollmentSessionNotFound,
