@@ -17,19 +17,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from auditlog.log import verify_against, verify_log
 from auditlog.model import Actor, ActorType, AuditEvent, Checkpoint, Outcome
 from auditlog.ports import AuditFilter
-from identity_service.logs import configure
-from identity_service.settings import load_settings
-from identity_service.wiring import App, build_app
+
+if TYPE_CHECKING:
+    from identity_service.wiring import App
 from kernel.errors import DomainError
 
 console = Console()
@@ -43,6 +42,11 @@ def _operator(name: str | None) -> str:
 @contextmanager
 def operator_app(command: str, operator: str | None, **args: object) -> Iterator[tuple[App, Actor]]:
     """An App for one command; records the command and its outcome in the audit log."""
+    # Imported here, not at the top: `--help` of every group answers without the storage code.
+    from identity_service.logs import configure
+    from identity_service.settings import load_settings
+    from identity_service.wiring import build_app
+
     settings = load_settings()
     configure(settings.log_format, "warning")
     app = build_app(settings)
@@ -235,6 +239,8 @@ def audit_verify(witness: Path | None, as_json: bool, operator: str | None) -> N
     with operator_app("audit verify", operator, against=str(witness or "")) as (app, _):
         started = time.perf_counter()
         keys = app.keyring.checkpoint_keys()
+        from auditlog.log import verify_against, verify_log
+
         report = verify_log(app.store, keys) if witnessed is None else verify_against(app.store, witnessed, keys)
         seconds = round(time.perf_counter() - started, 3)
         body = {
