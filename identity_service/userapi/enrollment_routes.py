@@ -112,9 +112,6 @@ def add_enrollment_routes(api: FastAPI, app: App, owner: Callable[..., str], act
         content_type: Annotated[str, Header()] = "",
         content_digest: Annotated[str, Header()] = "",
     ) -> EnrollmentResultOut:
-        if app.enroller is None:
-            raise ModelsUnavailable("enrollment is served by `identity-service serve`, which loads the models; "
-                                    "this process serves the user API alone")
         container = CONTAINERS.get(content_type.split(";")[0].strip().lower())
         if container is None:
             raise FieldInvalid("Content-Type", "video/webm, video/mp4 or video/quicktime")
@@ -124,6 +121,10 @@ def add_enrollment_routes(api: FastAPI, app: App, owner: Callable[..., str], act
             raise FieldMissing("body")
         if not hmac.compare_digest(hashlib.sha256(body).digest(), digest):
             raise UploadIncomplete("the body's SHA-256 differs from Content-Digest")
+        # After the request's own checks, so a malformed upload hears what is wrong with it.
+        if app.enroller is None:
+            raise ModelsUnavailable("enrollment is served by `identity-service serve`, which loads the models; "
+                                    "this process serves the user API alone")
         with app.store.read() as tx:
             session = tx.get_session(session_id)
         if session is None or session.subject_id != subject:
