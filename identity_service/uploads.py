@@ -6,13 +6,15 @@ server with sixteen threads.)"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import queue
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from kernel.errors import ServerBusy, UploadStalled
+from kernel.errors import ServerBusy, UploadIncomplete, UploadStalled
 
 T = TypeVar("T")
 
@@ -79,3 +81,12 @@ def within_timeout(messages: Iterator[T], timeout_seconds: float) -> Iterator[T]
             yield value  # type: ignore[misc]
     finally:
         done.set()
+
+
+def check_declared(data: bytes | bytearray, size: int, sha256: bytes, what: str) -> None:
+    """The bytes that arrived are the ones the client declared (size and SHA-256), else
+    UPLOAD_INCOMPLETE: the end of a stream or of a body is no proof that an upload is whole."""
+    if len(data) != size:
+        raise UploadIncomplete(f"{len(data)} of the {size} bytes of the {what} arrived")
+    if size and not hmac.compare_digest(hashlib.sha256(data).digest(), sha256):
+        raise UploadIncomplete(f"the {what}'s SHA-256 differs from the one declared")

@@ -20,6 +20,7 @@ from identity_service.signing import Keyring
 from identity_service.storage import migrate
 from identity_service.storage.base import Store, Tx
 from identity_service.storage.sql import SqlStore
+from identity_service.uploads import UploadSlots
 from identity_service.vault.keys import FileKeyring, KeyEncryptionKeys, keyring_from_env
 from identity_service.vault.vault import TemplateVault
 
@@ -53,6 +54,13 @@ class App:
     likeness: LikenessService | None = None
     # The liveness upload: present when the recording analyser is.
     enroller: RecordingEnrollment | None = None
+    # Enrollment uploads in progress, one cap for the process: the gRPC Enroll and the user API's
+    # recording route draw on the same slots, so the setting means what it says.
+    uploads: UploadSlots | None = None
+
+    def __post_init__(self) -> None:
+        if self.uploads is None:
+            self.uploads = UploadSlots(self.settings.enroll_upload_slots())
 
     def close(self) -> None:
         if self.likeness is not None:

@@ -16,6 +16,7 @@ from grpc_status import rpc_status
 
 from identity_service.inference.biometrics import Biometrics
 from identity_service.wiring import build_app
+from kernel.errors import ServerBusy
 from likeness.consent.v1 import consent_service_pb2 as cpb
 from likeness.consent.v1 import consent_service_pb2_grpc as crpc
 from likeness.identity.v1 import identity_service_pb2 as pb
@@ -118,6 +119,11 @@ def test_stalled_uploads_time_out_and_never_starve_other_calls(server: RunningSe
         assert metadata["limit"] == str(SLOTS) and int(metadata["retry_after_seconds"]) > 0
         status = rpc_status.from_call(caught.value)  # type: ignore[arg-type]
         assert status is not None and any(d.Is(error_details_pb2.RetryInfo.DESCRIPTOR) for d in status.details)
+        # The slots are the process's own (App.uploads), which the user API's recording route draws
+        # on too: the cap holds for both transports together, not for each.
+        assert server.app.uploads is not None
+        with pytest.raises(ServerBusy), server.app.uploads.slot():
+            pass
         # Health and permission checks still answer while the uploads stall.
         health = health_pb2_grpc.HealthStub(server.channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
         assert health.status == health_pb2.HealthCheckResponse.SERVING

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Iterator
 
 import grpc
@@ -15,7 +13,7 @@ from identity.model import EnrollmentStatus
 from identity_service.inference import media
 from identity_service.settings import Settings
 from identity_service.transport.convert import service_actor, timestamp
-from identity_service.uploads import UploadSlots, within_timeout
+from identity_service.uploads import UploadSlots, check_declared, within_timeout
 from identity_service.validation import (
     decode_page_token,
     page_of,
@@ -95,13 +93,6 @@ def _declared_sizes(header: pb.EnrollHeader, limit: int) -> tuple[int, int]:
     return header.size_bytes, header.audio_size_bytes
 
 
-def _check_whole(data: bytearray, size: int, digest: bytes, what: str) -> None:
-    if len(data) != size:
-        raise UploadIncomplete(f"{len(data)} of the {size} bytes of the {what} arrived")
-    if size and not hmac.compare_digest(hashlib.sha256(data).digest(), digest):
-        raise UploadIncomplete(f"the {what}'s SHA-256 differs from the header's")
-
-
 def enrollment_message(view: EnrollmentView) -> pb.Enrollment:
     record = view.record
     state = pb.ENROLLMENT_STATE_EXPIRED if view.expired else STATES[record.status]
@@ -121,13 +112,14 @@ def enrollment_message(view: EnrollmentView) -> pb.Enrollment:
 class IdentityHandlers(pb_grpc.IdentityServiceServicer):
     def __init__(
         self, enrollments: EnrollmentService, settings: Settings, likeness: LikenessService | None = None,
-        enroller: RecordingEnrollment | None = None,
+        enroller: RecordingEnrollment | None = None, uploads: UploadSlots | None = None,
     ) -> None:
         self._enrollments = enrollments
         self._settings = settings
         self._likeness = likeness
         self._enroller = enroller
-        self._uploads = UploadSlots(settings.enroll_upload_slots())
+        # The process's one cap, shared with the user API's recording route when there is one.
+        self._uploads = uploads or UploadSlots(settings.enroll_upload_slots())
 
     def _likeness_service(self) -> LikenessService:
         if self._likeness is None:
@@ -193,8 +185,8 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
                 raise FieldMissing("chunk")
             if audio and header.audio_container == pb.MEDIA_CONTAINER_UNSPECIFIED:
                 raise FieldMissing("header.audio_container")
-            _check_whole(video, declared[0], header.sha256, "recording")
-            _check_whole(audio, declared[1], header.audio_sha256, "audio track")
+            check_declared(video, declared[0], header.sha256, "recording")
+            check_declared(audio, declared[1], header.audio_sha256, "audio track")
             media.check_container(bytes(video[:512]), CONTAINER_NAMES[header.container])
             if audio:
                 media.check_container(bytes(audio[:512]), CONTAINER_NAMES[header.audio_container])

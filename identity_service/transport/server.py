@@ -68,7 +68,7 @@ def create_server(
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
     )
     identity_service_pb2_grpc.add_IdentityServiceServicer_to_server(
-        IdentityHandlers(app.enrollments, settings, app.likeness, app.enroller), server
+        IdentityHandlers(app.enrollments, settings, app.likeness, app.enroller, app.uploads), server
     )
     consent_service_pb2_grpc.add_ConsentServiceServicer_to_server(
         ConsentHandlers(app.consent, app.keyring, settings), server

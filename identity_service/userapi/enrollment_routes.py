@@ -7,8 +7,6 @@ No ``from __future__ import annotations``: FastAPI reads the route signatures at
 
 import base64
 import binascii
-import hashlib
-import hmac
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -21,14 +19,13 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from auditlog.model import Actor
-from identity_service.uploads import UploadSlots
+from identity_service.uploads import check_declared
 from identity_service.wiring import App
 from kernel.errors import (
     EnrollmentSessionNotFound,
     FieldInvalid,
     FieldMissing,
     ModelsUnavailable,
-    UploadIncomplete,
 )
 
 CAPTURE_PAGE = Path(__file__).with_name("capture.html")
@@ -64,7 +61,7 @@ class EnrollmentResultOut(BaseModel):
     checks: list[CheckOut]
 
 
-def recording_body_limit(settings_max_bytes: int, default_limit: int) -> Any:
+def recording_body_limit(settings_max_bytes: int, default_limit: int) -> Callable[[str], int]:
     """The request guard's body limit by path: a recording may be as large as an Enroll upload."""
 
     def limit(path: str) -> int:
@@ -77,7 +74,8 @@ def add_enrollment_routes(api: FastAPI, app: App, owner: Callable[..., str], act
                           errors: Callable[..., dict[int | str, dict[str, Any]]]) -> None:
     """Add the session and recording routes and the capture page to ``api``; ``owner`` and
     ``actor`` are the API's dependencies for the calling user (path subject must be the caller)."""
-    uploads = UploadSlots(app.settings.enroll_upload_slots())
+    uploads = app.uploads
+    assert uploads is not None  # App makes one
     Owner = Annotated[str, Depends(owner)]
     UserActor = Annotated[Actor, Depends(actor)]
 
@@ -119,8 +117,7 @@ def add_enrollment_routes(api: FastAPI, app: App, owner: Callable[..., str], act
         body: bytes = request.state.body  # read, within the limit, by the request guard
         if not body:
             raise FieldMissing("body")
-        if not hmac.compare_digest(hashlib.sha256(body).digest(), digest):
-            raise UploadIncomplete("the body's SHA-256 differs from Content-Digest")
+        check_declared(body, len(body), digest, "body")
         # After the request's own checks, so a malformed upload hears what is wrong with it.
         if app.enroller is None:
             raise ModelsUnavailable("enrollment is served by `identity-service serve`, which loads the models; "
