@@ -27,13 +27,12 @@ from identity.ports import (
     TemplateSealer,
     TemplateUnreadable,
 )
-from identity.search_index import FaceIndex, Hit
+from identity.search_index import Hit, IndexFactory, SearchIndex, exact_index, rerank
 from identity.vectors import unit
 from kernel.clock import Clock, to_us, utc_now
 from kernel.errors import (
     EnrollmentNotActive,
     EnrollmentNotFound,
-    FieldInvalid,
     LikenessTaken,
     NoFace,
     TemplateKeyUnavailable,
@@ -46,6 +45,8 @@ VIDEO_SAMPLE_SECONDS = 0.5
 VIDEO_MAX_FRAMES = 20
 # Faces in different frames of a search video belong to one track above this similarity.
 TRACK_SIMILARITY = 0.5
+# A long index build reports how far it has come this often.
+BUILD_PROGRESS_SECONDS = 10.0
 # Change-feed rows are re-read this far back, so a transaction that committed late (with an
 # earlier timestamp than rows already seen) is never missed. Applying a change is idempotent.
 CHANGE_WINDOW_US = 30_000_000
@@ -92,6 +93,14 @@ class FaceFound:
     candidates: tuple[Hit, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class LikenessSearch:
+    """Whose likeness is in the media: candidates per face, and for the voice of its audio."""
+
+    faces: list[FaceFound]
+    voice: tuple[Hit, ...] | None  # None: no audio track, or no speech in it
+
+
 @dataclass(slots=True)
 class _Probe:
     faces: list[FoundFace] = field(default_factory=list)
@@ -102,6 +111,7 @@ class LikenessService:
     def __init__(
         self, store: IdentityStore, vault: TemplateSealer, audit: AuditRecorder, probe: LikenessProbe,
         thresholds: Thresholds, *, metrics: IdentityMetrics, clock: Clock = utc_now,
+        index_factory: IndexFactory = exact_index,
     ) -> None:
         self._store = store
         self._vault = vault
@@ -110,53 +120,74 @@ class LikenessService:
         self._models = probe.model_versions()
         self.thresholds = thresholds
         self._clock = clock
-        self.index = FaceIndex(dimension=probe.dimension)
+        self._index_factory = index_factory
+        self.index: SearchIndex = index_factory(probe.dimension, 0)
+        self.voice_index: SearchIndex = index_factory(probe.voice_dimension, 0)
         self._cursor_us = 0
         self._refresh_lock = threading.Lock()
         self._poller: threading.Thread | None = None
-        metrics.track_index(lambda: float(len(self.index)), lambda: float(self.index.subjects))
+        metrics.track_index(lambda: float(len(self.index)), lambda: float(self.index.subjects),
+                            lambda: float(self.index.nbytes() + self.voice_index.nbytes()))
         self._stop = threading.Event()
 
     # --- the index ----------------------------------------------------------------------------
 
     def build_index(self) -> int:
-        """Load every current face template; flag subjects whose templates a previous model made."""
+        """Load every current face and voice template; flag subjects whose templates a previous
+        model made. Logs its progress every ``BUILD_PROGRESS_SECONDS``; returns face templates."""
         started = time.perf_counter()
         self._cursor_us = to_us(self._clock())
+        with self._store.read() as tx:
+            counts = tx.count_templates()
+        total = sum(counts.values())
         # Built aside and swapped in whole, so searches meanwhile see the old index, not half a new one.
-        index = FaceIndex(dimension=self.index.dimension)
+        faces = self._index_factory(self.index.dimension, counts.get("face", 0))
+        voices = self._index_factory(self.voice_index.dimension, counts.get("voice", 0))
         stale: set[str] = set()
         after = ("", "")
-        current_subject, keys = "", b""
-        vectors: list[np.ndarray] = []
+        current_subject, key = "", b""
+        vectors: dict[str, list[np.ndarray]] = {"face": [], "voice": []}
+        loaded, reported = 0, time.perf_counter()
+
+        def flush() -> None:
+            if vectors["face"]:
+                faces.put(current_subject, np.stack(vectors["face"]))
+            if vectors["voice"]:
+                voices.put(current_subject, np.stack(vectors["voice"]))
+
         while True:
             with self._store.read() as tx:
                 page = tx.scan_templates(after=after, limit=2000)
                 for record in page:
                     if record.subject_id != current_subject:
-                        if vectors:
-                            index.put(current_subject, np.stack(vectors))
-                        current_subject, vectors = record.subject_id, []
-                        keys = self._data_key(tx, record.subject_id) or b""
+                        flush()
+                        current_subject, vectors = record.subject_id, {"face": [], "voice": []}
+                        key = self._data_key(tx, record.subject_id) or b""
                     if not self._current(record):
                         stale.add(record.subject_id)
                         continue
-                    if record.modality == "face" and keys:
+                    if record.modality in vectors and key:
                         try:
-                            vectors.append(self._vault.open(keys, record))
+                            vectors[record.modality].append(self._vault.open(key, record))
                         except TemplateUnreadable:
                             log.error("template_unreadable", subject_id=record.subject_id)
+            loaded += len(page)
+            if time.perf_counter() - reported >= BUILD_PROGRESS_SECONDS:
+                reported = time.perf_counter()
+                log.info("search_index_build_progress", templates_read=loaded, templates_total=total,
+                         percent=round(100 * loaded / max(1, total), 1),
+                         seconds=round(reported - started, 1))
             if len(page) < 2000:
                 break
             after = (page[-1].subject_id, page[-1].template_id)
-        if vectors:
-            index.put(current_subject, np.stack(vectors))
-        self.index = index
+        flush()
+        self.index, self.voice_index = faces, voices
         if stale:
             self._mark_stale(stale)
-        log.info("search_index_built", templates=len(self.index), subjects=self.index.subjects,
+        log.info("search_index_built", templates=len(faces), subjects=faces.subjects, voice_templates=len(voices),
+                 index=type(faces).__name__, bytes_per_template=round(faces.nbytes() / max(1, len(faces))),
                  stale_subjects=len(stale), seconds=round(time.perf_counter() - started, 3))
-        return len(self.index)
+        return len(faces)
 
     def refresh(self) -> int:
         """Apply template changes made anywhere (this or another replica) since the last look."""
@@ -172,16 +203,18 @@ class LikenessService:
 
     def _reload(self, subject_id: str) -> None:
         with self._store.read() as tx:
-            records = [r for r in tx.list_templates(subject_id) if r.modality == "face" and self._current(r)]
+            records = [r for r in tx.list_templates(subject_id) if self._current(r)]
             key = self._data_key(tx, subject_id) if records else None
-        if not records or key is None:
-            self.index.remove(subject_id)
-            return
-        try:
-            self.index.put(subject_id, np.stack([self._vault.open(key, r) for r in records]))
-        except TemplateUnreadable:
-            log.error("template_unreadable", subject_id=subject_id)
-            self.index.remove(subject_id)
+        for modality, index in (("face", self.index), ("voice", self.voice_index)):
+            mine = [r for r in records if r.modality == modality]
+            if not mine or key is None:
+                index.remove(subject_id)
+                continue
+            try:
+                index.put(subject_id, np.stack([self._vault.open(key, r) for r in mine]))
+            except TemplateUnreadable:
+                log.error("template_unreadable", subject_id=subject_id)
+                index.remove(subject_id)
 
     def start_polling(self, interval_seconds: float) -> None:
         def loop() -> None:
@@ -241,7 +274,7 @@ class LikenessService:
             raise NoFace()
         face_matrix = np.stack([np.asarray(f, dtype=np.float32) for f in faces])
         probe = unit(face_matrix.mean(axis=0))
-        owner = next((h for h in self.index.search(probe[None], 3)[0]
+        owner = next((h for h in self._search(self.index, "face", probe[None], 3)[0]
                       if h.subject_id != subject_id and h.score >= self.thresholds.face), None)
         if owner is not None:
             self._audit.record_committed(actor.draft(
@@ -276,11 +309,16 @@ class LikenessService:
                 details={"face_templates": str(len(face_matrix)), "voice_templates": str(0 if voice is None else 1),
                          "models": ",".join(models)}))
         self.index.put(subject_id, face_matrix)
+        if voice is None:
+            self.voice_index.remove(subject_id)
+        else:
+            self.voice_index.put(subject_id, np.asarray(voice, dtype=np.float32)[None])
         return tuple(models)
 
     def forget(self, subject_id: str) -> None:
-        """Drop a deleted subject from this replica's index at once (others follow the feed)."""
+        """Drop a deleted subject from this replica's indexes at once (others follow the feed)."""
         self.index.remove(subject_id)
+        self.voice_index.remove(subject_id)
 
     # --- verification -----------------------------------------------------------------------
 
@@ -327,18 +365,57 @@ class LikenessService:
 
     # --- search -------------------------------------------------------------------------------
 
-    def search(self, kind: MediaKind, content: bytes, top_k: int, *, actor: Actor) -> list[FaceFound]:
-        if kind == MediaKind.AUDIO:
-            raise FieldInvalid("media.container", "search looks for faces: send an image or a video")
-        probe = self._probe(kind, content, want_voice=False, single_face=False)
-        queries = np.stack([f.embedding for f in probe.faces]) if probe.faces else np.zeros((0, 512), np.float32)
-        hits = self.index.search(queries, top_k) if len(queries) else []
-        found = [FaceFound(face.box, tuple(h)) for face, h in zip(probe.faces, hits, strict=True)]
-        matched = sorted({h.subject_id for f in found for h in f.candidates if h.score >= self.thresholds.face})
+    def search(self, kind: MediaKind, content: bytes, top_k: int, *, actor: Actor) -> LikenessSearch:
+        """Whose likeness the media holds: each face (image, video) and the voice (audio, a
+        video's audio track) against every enrolled subject, ``top_k`` candidates each."""
+        probe = self._probe(kind, content, want_voice=kind != MediaKind.IMAGE, single_face=False)
+        found: list[FaceFound] = []
+        if probe.faces:
+            queries = np.stack([f.embedding for f in probe.faces])
+            hits = self._search(self.index, "face", queries, top_k)
+            found = [FaceFound(face.box, tuple(h)) for face, h in zip(probe.faces, hits, strict=True)]
+        voice = None
+        if probe.voice is not None:
+            voice = tuple(self._search(self.voice_index, "voice", probe.voice[None], top_k)[0])
+        matched = {h.subject_id for f in found for h in f.candidates if h.score >= self.thresholds.face}
+        matched |= {h.subject_id for h in voice or () if h.score >= self.thresholds.voice}
         self._audit.record_committed(actor.draft(
             "identity.likeness.search", Outcome.SUCCESS, reason="MATCH" if matched else "NO_MATCH",
-            details={"faces": str(len(found)), "matched_subjects": ",".join(matched)[:1000], "media": kind.value}))
-        return found
+            details={"faces": str(len(found)), "voice": "1" if voice is not None else "0",
+                     "matched_subjects": ",".join(sorted(matched))[:1000], "media": kind.value}))
+        return LikenessSearch(found, voice)
+
+    def _search(self, index: SearchIndex, modality: str, queries: np.ndarray, top_k: int) -> list[list[Hit]]:
+        """``top_k`` subjects per query with exact scores: an approximate index's candidates are
+        re-scored against their decrypted templates, read in one transaction."""
+        hits = index.search(queries, top_k)
+        if index.exact:
+            return hits
+        subjects = sorted({h.subject_id for per_query in hits for h in per_query})
+        return rerank(queries, hits, self._decrypt(subjects, modality), top_k)
+
+    def _decrypt(self, subject_ids: list[str], modality: str) -> dict[str, np.ndarray]:
+        """The current templates of a modality of these subjects; a subject whose templates or
+        key cannot be read is left out (and logged), as the index build leaves it out."""
+        if not subject_ids:
+            return {}
+        with self._store.read() as tx:
+            records = [r for r in tx.templates_of(subject_ids) if r.modality == modality and self._current(r)]
+            keys = {k.subject_id: k for k in tx.subject_keys_of(subject_ids)}
+        grouped: dict[str, list[TemplateRecord]] = {}
+        for record in records:
+            grouped.setdefault(record.subject_id, []).append(record)
+        vectors: dict[str, np.ndarray] = {}
+        for subject_id, mine in grouped.items():
+            key_record = keys.get(subject_id)
+            if key_record is None:
+                continue
+            try:
+                key = self._vault.data_key(key_record)
+                vectors[subject_id] = np.stack([self._vault.open(key, r) for r in mine])
+            except TemplateUnreadable:
+                log.error("template_unreadable", subject_id=subject_id)
+        return vectors
 
     # --- probes -------------------------------------------------------------------------------
 

@@ -87,6 +87,18 @@ class TemplateTx(Protocol):
 
     def list_templates(self, subject_id: str) -> list[TemplateRecord]: ...
 
+    def templates_of(self, subject_ids: Sequence[str]) -> list[TemplateRecord]:
+        """Every template of these subjects (a search's candidates), by subject and template id."""
+        ...
+
+    def subject_keys_of(self, subject_ids: Sequence[str]) -> list[SubjectKeyRecord]:
+        """The wrapped data keys of those of these subjects that have one."""
+        ...
+
+    def count_templates(self) -> dict[str, int]:
+        """Templates stored, by modality."""
+        ...
+
     def scan_templates(self, *, after: tuple[str, str], limit: int) -> list[TemplateRecord]: ...
 
     def add_template_change(self, subject_id: str) -> None: ...
@@ -154,6 +166,7 @@ class LikenessProbe(Protocol):
     Media errors are raised as the kernel's domain errors (MediaCorrupt, UnsupportedMedia, ...)."""
 
     dimension: int
+    voice_dimension: int
 
     def model_versions(self) -> dict[str, tuple[str, str]]:
         """modality -> (model id, version) of the templates this process makes."""
@@ -192,6 +205,8 @@ class IdentityMetrics(Protocol):
         """One upload's outcome: ``active``, ``failed`` or ``replayed``."""
         ...
 
-    def track_index(self, templates: Callable[[], float], subjects: Callable[[], float]) -> None:
-        """Report the search index's size at every scrape."""
+    def track_index(self, templates: Callable[[], float], subjects: Callable[[], float],
+                    nbytes: Callable[[], float]) -> None:
+        """Report the search indexes' size at every scrape: face templates, subjects with a face
+        template, bytes held by the face and voice indexes."""
         ...

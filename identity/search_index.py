@@ -1,10 +1,18 @@
-"""The in-memory face index for 1:N search: decrypted templates live only here, in process
-memory, as rows of one float32 matrix; a query is one matrix-vector product."""
+"""In-memory indexes for 1:N search (faces and voices): decrypted templates, or codes made
+from them, live only here, in process memory.
+
+``SearchIndex`` is the port: the brute-force ``ExactIndex`` below (one float32 matrix, a query is
+one matrix-vector product) is the reference and the default for small deployments; an
+approximate index (``identity_service.search.ann_index``) answers from compressed codes, and
+``rerank`` turns its candidates into exact scores from the decrypted templates, so the scores a
+caller sees, and whether they match, are the same whichever index found them."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -15,8 +23,60 @@ class Hit:
     score: float
 
 
-class FaceIndex:
-    """Rows of unit vectors owned by subjects; a subject may own several rows. Thread-safe."""
+class SearchIndex(Protocol):
+    """Rows of unit vectors owned by subjects (a subject may own several); thread-safe.
+    ``exact``: scores are the true inner products (otherwise candidates to ``rerank``)."""
+
+    dimension: int
+    exact: bool
+
+    def __len__(self) -> int: ...
+
+    @property
+    def subjects(self) -> int: ...
+
+    def nbytes(self) -> int:
+        """Memory held for the rows, the codes and the row-to-subject maps."""
+        ...
+
+    def put(self, subject_id: str, vectors: np.ndarray) -> None:
+        """Replace the subject's rows with ``vectors`` (k x dimension, unit length)."""
+        ...
+
+    def bulk_load(self, subject_ids: list[str], vectors: np.ndarray) -> None:
+        """Add many one-row subjects at once (index build, benchmarks)."""
+        ...
+
+    def remove(self, subject_id: str) -> None: ...
+
+    def search(self, queries: np.ndarray, top_k: int) -> list[list[Hit]]:
+        """For each query, up to ``top_k`` subjects, best first (an approximate index may
+        return more, as candidates for ``rerank``)."""
+        ...
+
+
+# Builds an empty index for vectors of a dimension, told how many rows it will hold soon.
+IndexFactory = Callable[[int, int], SearchIndex]
+
+
+def rerank(queries: np.ndarray, candidates: Sequence[Sequence[Hit]],
+           vectors_of: Mapping[str, np.ndarray], top_k: int) -> list[list[Hit]]:
+    """Exact scores for an approximate index's candidates: each candidate's best inner product
+    over its decrypted templates (``vectors_of``; a subject missing there has been deleted
+    meanwhile and is dropped), the ``top_k`` best per query."""
+    results = []
+    for query, hits in zip(np.asarray(queries, dtype=np.float32), candidates, strict=True):
+        scored = [Hit(h.subject_id, float((vectors_of[h.subject_id] @ query).max()))
+                  for h in hits if h.subject_id in vectors_of and len(vectors_of[h.subject_id])]
+        scored.sort(key=lambda h: (-h.score, h.subject_id))
+        results.append(scored[:top_k])
+    return results
+
+
+class ExactIndex:
+    """Brute force over a float32 matrix: exact, 4 bytes a dimension a row. Thread-safe."""
+
+    exact = True
 
     def __init__(self, dimension: int = 512, capacity: int = 1024) -> None:
         self.dimension = dimension
@@ -101,10 +161,6 @@ class FaceIndex:
         with self._lock:
             self._release(subject_id)
 
-    def vectors_of(self, subject_id: str) -> np.ndarray:
-        with self._lock:
-            return self._matrix[self._rows.get(subject_id, [])].copy()
-
     def search(self, queries: np.ndarray, top_k: int) -> list[list[Hit]]:
         """For each query, the ``top_k`` subjects with the highest score (best row per subject)."""
         queries = np.asarray(queries, dtype=np.float32).reshape(-1, self.dimension)
@@ -141,3 +197,8 @@ class FaceIndex:
             if take >= len(scores):
                 return hits
             take = min(len(scores), take * 4)
+
+
+def exact_index(dimension: int, expected_rows: int) -> ExactIndex:
+    """An ``IndexFactory`` for the brute-force index."""
+    return ExactIndex(dimension, capacity=max(1024, expected_rows))

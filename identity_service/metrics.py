@@ -29,13 +29,16 @@ ENROLLMENTS = Counter("likeness_enrollments_total", "Enrollment uploads by outco
 MODEL_LATENCY = Histogram("likeness_model_seconds", "Model inference latency by model file.", ["model"],
                           buckets=LATENCY_BUCKETS)
 INDEX_TEMPLATES = Gauge("likeness_search_index_templates", "Face templates held by this replica's search index.")
+INDEX_BYTES = Gauge("likeness_search_index_bytes",
+                    "Memory held by this replica's face and voice search indexes (codes or vectors, and maps).")
 INDEX_SUBJECTS = Gauge("likeness_search_index_subjects", "Subjects held by this replica's search index.")
 
 
-def track_index(templates: Callable[[], float], subjects: Callable[[], float]) -> None:
+def track_index(templates: Callable[[], float], subjects: Callable[[], float], nbytes: Callable[[], float]) -> None:
     """Report the index size from the live index at every scrape."""
     INDEX_TEMPLATES.set_function(templates)
     INDEX_SUBJECTS.set_function(subjects)
+    INDEX_BYTES.set_function(nbytes)
 
 
 class PrometheusIdentityMetrics:
@@ -47,8 +50,9 @@ class PrometheusIdentityMetrics:
     def enrollment(self, outcome: str) -> None:
         ENROLLMENTS.labels(outcome).inc()
 
-    def track_index(self, templates: Callable[[], float], subjects: Callable[[], float]) -> None:
-        track_index(templates, subjects)
+    def track_index(self, templates: Callable[[], float], subjects: Callable[[], float],
+                    nbytes: Callable[[], float]) -> None:
+        track_index(templates, subjects, nbytes)
 
 
 def start_metrics_server(address: str) -> tuple[WSGIServer, int]:

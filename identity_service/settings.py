@@ -10,7 +10,7 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
@@ -156,6 +156,23 @@ class Settings(BaseSettings):
     template_keys: SecretStr | None = Field(
         default=None, description="Key encryption keys from the environment instead of the file: "
         "'kid:base64key,...', the first active, the rest unwrap only.",
+    )
+    search_index: Literal["auto", "exact", "ivf"] = Field(
+        default="auto", description="The 1:N search index: `exact` (brute force over float32, 2 KB a face "
+        "template), `ivf` (approximate, 8-bit codes in inverted lists, ~0.6 KB a template, scores made exact "
+        "by re-ranking the candidates' decrypted templates), `auto` (exact below "
+        "`search_ivf_min_templates` templates at start, ivf from there).",
+    )
+    search_ivf_min_templates: int = Field(
+        default=50_000, ge=0, description="Templates from which `auto` chooses the approximate index.",
+    )
+    search_ivf_nprobe: int = Field(
+        default=64, ge=1, le=65536, description="Inverted lists the approximate index scans per query: more "
+        "is slower and misses fewer (see README, Search at scale).",
+    )
+    search_ivf_lists: int = Field(
+        default=0, ge=0, le=65536, description="Inverted lists of the approximate index; 0 chooses from the "
+        "size at build time (about 4 sqrt(templates), a power of two: 4096 at a million).",
     )
     index_poll_seconds: float = Field(
         default=2.0, gt=0, description="How often the search index reads other replicas' template changes."

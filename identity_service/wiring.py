@@ -198,8 +198,12 @@ def build_app(
         from identity_service.inference.media import MediaLimits
 
         probe_limits = MediaLimits(max_pixels=settings.media_max_pixels, max_seconds=settings.media_max_seconds)
-        likeness = LikenessService(sql, vault, audit, MediaProbe(biometrics, probe_limits), thresholds,
-                                   metrics=PrometheusIdentityMetrics())
+        from identity_service.search.ann_index import index_factory
+
+        likeness = LikenessService(
+            sql, vault, audit, MediaProbe(biometrics, probe_limits), thresholds, metrics=PrometheusIdentityMetrics(),
+            index_factory=index_factory(settings.search_index, ivf_min_templates=settings.search_ivf_min_templates,
+                                        nprobe=settings.search_ivf_nprobe, lists=settings.search_ivf_lists))
     enroller = None
     if likeness is not None and analyzer is not None:
         from identity.enroll_recording import RecordingEnrollment

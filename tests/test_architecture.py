@@ -25,7 +25,7 @@ DOMAIN_ALLOWED = {
 # Frameworks, drivers and model runtimes: adapters' business, never a domain package's.
 FRAMEWORKS = {"grpc", "google", "fastapi", "starlette", "uvicorn", "sqlalchemy", "sqlmodel", "alembic", "psycopg",
               "onnxruntime", "faster_whisper", "ctranslate2", "av", "cv2", "torch", "speechbrain", "click",
-              "prometheus_client", "likeness"}
+              "prometheus_client", "faiss", "likeness"}
 
 
 def _modules() -> dict[str, Path]:

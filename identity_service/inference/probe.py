@@ -24,6 +24,7 @@ class MediaProbe:
     """Decodes media within ``limits`` and finds faces and voices with ``Biometrics``."""
 
     dimension = 512
+    voice_dimension = 192
 
     def __init__(self, biometrics: Biometrics, limits: media.MediaLimits = media.DEFAULT_LIMITS) -> None:
         self._bio = biometrics

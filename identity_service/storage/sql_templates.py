@@ -63,6 +63,23 @@ class TemplateRows(_SqlRows):
             col(TemplateRow.template_id))
         return [_template(row) for row in self.session.exec(query)]
 
+    def templates_of(self, subject_ids: Sequence[str]) -> list[TemplateRecord]:
+        if not subject_ids:
+            return []
+        query = select(TemplateRow).where(col(TemplateRow.subject_id).in_(sorted(set(subject_ids)))).order_by(
+            col(TemplateRow.subject_id), col(TemplateRow.template_id))
+        return [_template(row) for row in self.session.exec(query)]
+
+    def subject_keys_of(self, subject_ids: Sequence[str]) -> list[SubjectKeyRecord]:
+        if not subject_ids:
+            return []
+        query = select(SubjectKeyRow).where(col(SubjectKeyRow.subject_id).in_(sorted(set(subject_ids))))
+        return [_subject_key(row) for row in self.session.exec(query)]
+
+    def count_templates(self) -> dict[str, int]:
+        query = select(TemplateRow.modality, func.count()).group_by(col(TemplateRow.modality))
+        return {str(modality): int(count) for modality, count in self.session.exec(query)}
+
     def scan_templates(self, *, after: tuple[str, str], limit: int) -> list[TemplateRecord]:
         """Every template ordered by (subject, template id), a page at a time."""
         subject, template = after

@@ -254,18 +254,22 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
         if request.top_k < 0 or request.top_k > MAX_TOP_K:
             raise FieldInvalid("top_k", f"1-{MAX_TOP_K}, or 0 for 5")
         service = self._likeness_service()
-        found = service.search(kind, content, request.top_k or 5, actor=service_actor(context))
-        threshold = service.thresholds.face
-        return pb.SearchLikenessResponse(faces=[
+        result = service.search(kind, content, request.top_k or 5, actor=service_actor(context))
+        face, voice = service.thresholds.face, service.thresholds.voice
+        response = pb.SearchLikenessResponse(faces=[
             pb.FaceMatches(
                 face_index=i,
                 box=pb.BoundingBox(x=float(f.box[0]), y=float(f.box[1]), width=float(f.box[2] - f.box[0]),
                                    height=float(f.box[3] - f.box[1])),
-                candidates=[pb.Candidate(subject_id=h.subject_id, score=h.score, matched=h.score >= threshold)
+                candidates=[pb.Candidate(subject_id=h.subject_id, score=h.score, matched=h.score >= face)
                             for h in f.candidates],
             )
-            for i, f in enumerate(found)
+            for i, f in enumerate(result.faces)
         ])
+        if result.voice is not None:
+            response.voice.candidates.extend(
+                pb.Candidate(subject_id=h.subject_id, score=h.score, matched=h.score >= voice) for h in result.voice)
+        return response
 
     def DeleteSubject(
         self, request: pb.DeleteSubjectRequest, context: grpc.ServicerContext

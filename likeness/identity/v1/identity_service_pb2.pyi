@@ -291,11 +291,19 @@ class FaceMatches(_message.Message):
     candidates: _containers.RepeatedCompositeFieldContainer[Candidate]
     def __init__(self, face_index: _Optional[int] = ..., box: _Optional[_Union[BoundingBox, _Mapping]] = ..., candidates: _Optional[_Iterable[_Union[Candidate, _Mapping]]] = ...) -> None: ...
 
+class VoiceMatches(_message.Message):
+    __slots__ = ("candidates",)
+    CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    candidates: _containers.RepeatedCompositeFieldContainer[Candidate]
+    def __init__(self, candidates: _Optional[_Iterable[_Union[Candidate, _Mapping]]] = ...) -> None: ...
+
 class SearchLikenessResponse(_message.Message):
-    __slots__ = ("faces",)
+    __slots__ = ("faces", "voice")
     FACES_FIELD_NUMBER: _ClassVar[int]
+    VOICE_FIELD_NUMBER: _ClassVar[int]
     faces: _containers.RepeatedCompositeFieldContainer[FaceMatches]
-    def __init__(self, faces: _Optional[_Iterable[_Union[FaceMatches, _Mapping]]] = ...) -> None: ...
+    voice: VoiceMatches
+    def __init__(self, faces: _Optional[_Iterable[_Union[FaceMatches, _Mapping]]] = ..., voice: _Optional[_Union[VoiceMatches, _Mapping]] = ...) -> None: ...
 
 class DeleteSubjectRequest(_message.Message):
     __slots__ = ("subject_id",)

@@ -1,0 +1,1 @@
+"""Search index adapters: approximate nearest-neighbour search over template codes (faiss)."""
