@@ -55,7 +55,8 @@ class IvfIndex:
         self.nprobe = nprobe
         self.candidates = candidates
         self._lists = lists or lists_for(expected_rows)
-        self._train_rows = train_rows or max(self._lists * ROWS_PER_LIST, min(expected_rows, self._lists * TRAIN_PER_LIST))
+        self._train_rows = train_rows or max(self._lists * ROWS_PER_LIST,
+                                             min(expected_rows, self._lists * TRAIN_PER_LIST))
         # L2, not inner product: for unit vectors both rank alike (|q - x|^2 = 2 - 2 q.x), but
         # k-means centroids are shorter than unit length and an inner-product quantizer sends
         # queries to the longest centroids rather than the nearest (recall@1 0.73 against 0.99+
