@@ -274,7 +274,7 @@ class LikenessService:
             raise NoFace()
         face_matrix = np.stack([np.asarray(f, dtype=np.float32) for f in faces])
         probe = unit(face_matrix.mean(axis=0))
-        owner = next((h for h in self._search(self.index, "face", probe[None], 3)[0]
+        owner = next((h for h in self.search_vectors("face", probe[None], 3)[0]
                       if h.subject_id != subject_id and h.score >= self.thresholds.face), None)
         if owner is not None:
             self._audit.record_committed(actor.draft(
@@ -372,11 +372,11 @@ class LikenessService:
         found: list[FaceFound] = []
         if probe.faces:
             queries = np.stack([f.embedding for f in probe.faces])
-            hits = self._search(self.index, "face", queries, top_k)
+            hits = self.search_vectors("face", queries, top_k)
             found = [FaceFound(face.box, tuple(h)) for face, h in zip(probe.faces, hits, strict=True)]
         voice = None
         if probe.voice is not None:
-            voice = tuple(self._search(self.voice_index, "voice", probe.voice[None], top_k)[0])
+            voice = tuple(self.search_vectors("voice", probe.voice[None], top_k)[0])
         matched = {h.subject_id for f in found for h in f.candidates if h.score >= self.thresholds.face}
         matched |= {h.subject_id for h in voice or () if h.score >= self.thresholds.voice}
         self._audit.record_committed(actor.draft(
@@ -385,9 +385,11 @@ class LikenessService:
                      "matched_subjects": ",".join(sorted(matched))[:1000], "media": kind.value}))
         return LikenessSearch(found, voice)
 
-    def _search(self, index: SearchIndex, modality: str, queries: np.ndarray, top_k: int) -> list[list[Hit]]:
-        """``top_k`` subjects per query with exact scores: an approximate index's candidates are
-        re-scored against their decrypted templates, read in one transaction."""
+    def search_vectors(self, modality: str, queries: np.ndarray, top_k: int) -> list[list[Hit]]:
+        """``top_k`` subjects per query (face or voice embeddings) with exact scores: an
+        approximate index's candidates are re-scored against their decrypted templates, read in
+        one transaction."""
+        index = self.index if modality == "face" else self.voice_index
         hits = index.search(queries, top_k)
         if index.exact:
             return hits

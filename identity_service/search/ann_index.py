@@ -49,7 +49,7 @@ class IvfIndex:
 
     exact = False
 
-    def __init__(self, dimension: int, *, expected_rows: int, nprobe: int, candidates: int = 16,
+    def __init__(self, dimension: int, *, expected_rows: int, nprobe: int, candidates: int = 8,
                  lists: int | None = None, train_rows: int | None = None) -> None:
         self.dimension = dimension
         self.nprobe = nprobe
