@@ -8,7 +8,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -60,8 +60,18 @@ class MediaKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
+    """1:1 thresholds (verification), and the 1:N ones for a gallery of ``subjects`` people:
+    a search compares a probe with everyone, so its chance of a false match grows with the
+    gallery, and its threshold must rise with it to hold a false-positive identification rate
+    (``search``; by default the 1:1 thresholds at every size)."""
+
     face: float
     voice: float
+    search: Callable[[str, int], float] | None = None
+
+    def for_search(self, modality: str, subjects: int) -> float:
+        one_to_one = self.face if modality == "face" else self.voice
+        return one_to_one if self.search is None else max(one_to_one, self.search(modality, subjects))
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +109,8 @@ class LikenessSearch:
 
     faces: list[FaceFound]
     voice: tuple[Hit, ...] | None  # None: no audio track, or no speech in it
+    face_threshold: float  # a candidate at or above it is a match (for this gallery's size)
+    voice_threshold: float
 
 
 @dataclass(slots=True)
@@ -274,8 +286,10 @@ class LikenessService:
             raise NoFace()
         face_matrix = np.stack([np.asarray(f, dtype=np.float32) for f in faces])
         probe = unit(face_matrix.mean(axis=0))
+        # A claim on another subject's face is a 1:N decision: the search threshold.
+        taken_at = self.thresholds.for_search("face", self.index.subjects)
         owner = next((h for h in self.search_vectors("face", probe[None], 3)[0]
-                      if h.subject_id != subject_id and h.score >= self.thresholds.face), None)
+                      if h.subject_id != subject_id and h.score >= taken_at), None)
         if owner is not None:
             self._audit.record_committed(actor.draft(
                 "identity.templates.store", Outcome.DENY, subject_id=subject_id, reason="LIKENESS_TAKEN",
@@ -377,13 +391,15 @@ class LikenessService:
         voice = None
         if probe.voice is not None:
             voice = tuple(self.search_vectors("voice", probe.voice[None], top_k)[0])
-        matched = {h.subject_id for f in found for h in f.candidates if h.score >= self.thresholds.face}
-        matched |= {h.subject_id for h in voice or () if h.score >= self.thresholds.voice}
+        face_at = self.thresholds.for_search("face", self.index.subjects)
+        voice_at = self.thresholds.for_search("voice", self.voice_index.subjects)
+        matched = {h.subject_id for f in found for h in f.candidates if h.score >= face_at}
+        matched |= {h.subject_id for h in voice or () if h.score >= voice_at}
         self._audit.record_committed(actor.draft(
             "identity.likeness.search", Outcome.SUCCESS, reason="MATCH" if matched else "NO_MATCH",
             details={"faces": str(len(found)), "voice": "1" if voice is not None else "0",
                      "matched_subjects": ",".join(sorted(matched))[:1000], "media": kind.value}))
-        return LikenessSearch(found, voice)
+        return LikenessSearch(found, voice, face_at, voice_at)
 
     def search_vectors(self, modality: str, queries: np.ndarray, top_k: int) -> list[list[Hit]]:
         """``top_k`` subjects per query (face or voice embeddings) with exact scores: an

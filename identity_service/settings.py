@@ -143,6 +143,13 @@ class Settings(BaseSettings):
         default=1e-3, gt=0, lt=0.5,
         description="False-match rate verification and search decide at; thresholds follow from calibration.",
     )
+    search_target_fpir: float = Field(
+        default=1e-3, gt=0, lt=0.5,
+        description="False-positive identification rate SearchLikeness and the one-person-one-cameo check "
+        "decide at: the chance that a search for someone not enrolled matches anyone. Its per-comparison "
+        "threshold rises with the number of enrolled subjects (FMR = FPIR / subjects); never below the 1:1 "
+        "threshold.",
+    )
     face_match_threshold: float | None = Field(
         default=None, description="Override the face threshold the target FMR gives (cosine, -1..1)."
     )

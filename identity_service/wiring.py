@@ -189,11 +189,19 @@ def build_app(
         from identity_service.inference.calibration import FACE, VOICE
         from identity_service.inference.probe import MediaProbe
 
+        fpir = settings.search_target_fpir
+
+        def search_threshold(modality: str, subjects: int) -> float:
+            # Each of n comparisons may match falsely: FMR = FPIR / n keeps a stranger's search
+            # at FPIR, whatever the gallery's size.
+            return (FACE if modality == "face" else VOICE).threshold(min(fpir, fpir / max(1, subjects)))
+
         thresholds = Thresholds(
             face=settings.face_match_threshold if settings.face_match_threshold is not None
             else FACE.threshold(settings.match_target_fmr),
             voice=settings.voice_match_threshold if settings.voice_match_threshold is not None
             else VOICE.threshold(settings.match_target_fmr),
+            search=search_threshold,
         )
         from identity_service.inference.media import MediaLimits
 

@@ -103,6 +103,26 @@ def test_search_finds_every_enrolled_face_in_a_photo(app: App) -> None:
     assert len(stranger) == 1 and all(h.score < threshold for h in stranger[0].candidates)
 
 
+def test_the_search_threshold_rises_with_the_gallery(app: App) -> None:
+    """1:N: a stranger is compared with everyone, so each comparison must be stricter the more
+    people are enrolled (FMR = FPIR / subjects); verification stays 1:1."""
+    from identity.matching import Thresholds
+    from identity_service.inference.calibration import FACE
+
+    assert Thresholds(0.2, 0.3).for_search("face", 10**6) == 0.2  # without a search rule: 1:1
+    enroll(app, "obama", OBAMA)
+    one = service(app).search(MediaKind.IMAGE, OBAMA_OTHER.read_bytes(), 3, actor=ACTOR)
+    assert one.face_threshold == max(service(app).thresholds.face, FACE.threshold(1e-3))
+    enroll(app, "biden", BIDEN)
+    enroll(app, "rose", ROSE)
+    three = service(app).search(MediaKind.IMAGE, OBAMA_OTHER.read_bytes(), 3, actor=ACTOR)
+    assert three.face_threshold == FACE.threshold(1e-3 / 3) > service(app).thresholds.face
+    assert three.faces[0].candidates[0].subject_id == "obama"
+    assert three.faces[0].candidates[0].score >= three.face_threshold
+    at_a_million = service(app).thresholds.for_search("face", 10**6)
+    assert at_a_million == FACE.threshold(1e-9) and at_a_million > 0.4
+
+
 def utterances(speaker: str) -> list[Path]:
     return sorted((SPEECH / speaker).glob("*.flac"))
 

@@ -255,7 +255,7 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
             raise FieldInvalid("top_k", f"1-{MAX_TOP_K}, or 0 for 5")
         service = self._likeness_service()
         result = service.search(kind, content, request.top_k or 5, actor=service_actor(context))
-        face, voice = service.thresholds.face, service.thresholds.voice
+        face, voice = result.face_threshold, result.voice_threshold
         response = pb.SearchLikenessResponse(faces=[
             pb.FaceMatches(
                 face_index=i,
