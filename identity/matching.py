@@ -16,7 +16,14 @@ import numpy as np
 import structlog
 
 from auditlog.model import Actor, Outcome
-from identity.model import EnrollmentRecord, EnrollmentStatus, FoundFace, TemplateBinding, TemplateRecord
+from identity.model import (
+    EnrollmentRecord,
+    EnrollmentStatus,
+    FoundFace,
+    SubjectKeyRecord,
+    TemplateBinding,
+    TemplateRecord,
+)
 from identity.ports import (
     AuditRecorder,
     IdentityMetrics,
@@ -45,6 +52,8 @@ VIDEO_SAMPLE_SECONDS = 0.5
 VIDEO_MAX_FRAMES = 20
 # Faces in different frames of a search video belong to one track above this similarity.
 TRACK_SIMILARITY = 0.5
+# Subjects handed to an index at once while it is built.
+BUILD_BATCH_SUBJECTS = 1000
 # A long index build reports how far it has come this often.
 BUILD_PROGRESS_SECONDS = 10.0
 # Change-feed rows are re-read this far back, so a transaction that committed late (with an
@@ -159,30 +168,37 @@ class LikenessService:
         after = ("", "")
         current_subject, key = "", b""
         vectors: dict[str, list[np.ndarray]] = {"face": [], "voice": []}
+        # Subjects are added in batches: an approximate index adds thousands of rows in the time
+        # it takes to add one (faiss starts its threads per call).
+        batches: dict[str, list[tuple[str, np.ndarray]]] = {"face": [], "voice": []}
+        indexes = {"face": faces, "voice": voices}
         loaded, reported = 0, time.perf_counter()
 
-        def flush() -> None:
-            if vectors["face"]:
-                faces.put(current_subject, np.stack(vectors["face"]))
-            if vectors["voice"]:
-                voices.put(current_subject, np.stack(vectors["voice"]))
+        def flush(subject_done: bool = True) -> None:
+            for modality, mine in vectors.items():
+                if subject_done and mine:
+                    batches[modality].append((current_subject, np.stack(mine)))
+                if batches[modality] and (not subject_done or len(batches[modality]) >= BUILD_BATCH_SUBJECTS):
+                    indexes[modality].put_many(batches[modality])
+                    batches[modality] = []
 
         while True:
             with self._store.read() as tx:
                 page = tx.scan_templates(after=after, limit=2000)
-                for record in page:
-                    if record.subject_id != current_subject:
-                        flush()
-                        current_subject, vectors = record.subject_id, {"face": [], "voice": []}
-                        key = self._data_key(tx, record.subject_id) or b""
-                    if not self._current(record):
-                        stale.add(record.subject_id)
-                        continue
-                    if record.modality in vectors and key:
-                        try:
-                            vectors[record.modality].append(self._vault.open(key, record))
-                        except TemplateUnreadable:
-                            log.error("template_unreadable", subject_id=record.subject_id)
+                keys = {k.subject_id: k for k in tx.subject_keys_of(sorted({r.subject_id for r in page}))}
+            for record in page:
+                if record.subject_id != current_subject:
+                    flush()
+                    current_subject, vectors = record.subject_id, {"face": [], "voice": []}
+                    key = self._unwrap(keys.get(record.subject_id), record.subject_id) or b""
+                if not self._current(record):
+                    stale.add(record.subject_id)
+                    continue
+                if record.modality in vectors and key:
+                    try:
+                        vectors[record.modality].append(self._vault.open(key, record))
+                    except TemplateUnreadable:
+                        log.error("template_unreadable", subject_id=record.subject_id)
             loaded += len(page)
             if time.perf_counter() - reported >= BUILD_PROGRESS_SECONDS:
                 reported = time.perf_counter()
@@ -193,6 +209,7 @@ class LikenessService:
                 break
             after = (page[-1].subject_id, page[-1].template_id)
         flush()
+        flush(subject_done=False)
         self.index, self.voice_index = faces, voices
         if stale:
             self._mark_stale(stale)
@@ -247,7 +264,9 @@ class LikenessService:
     def _data_key(self, tx: IdentityStoreTx, subject_id: str, *, strict: bool = False) -> bytes | None:
         """The subject's data key; None when it cannot be unwrapped. ``strict``: a KEK that is not
         loaded raises TemplateKeyUnavailable (an operator's problem, never the person's)."""
-        record = tx.get_subject_key(subject_id)
+        return self._unwrap(tx.get_subject_key(subject_id), subject_id, strict=strict)
+
+    def _unwrap(self, record: SubjectKeyRecord | None, subject_id: str, *, strict: bool = False) -> bytes | None:
         if record is None:
             return None
         try:

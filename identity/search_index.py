@@ -43,6 +43,10 @@ class SearchIndex(Protocol):
         """Replace the subject's rows with ``vectors`` (k x dimension, unit length)."""
         ...
 
+    def put_many(self, items: Sequence[tuple[str, np.ndarray]]) -> None:
+        """``put`` for many subjects at once (an index build)."""
+        ...
+
     def bulk_load(self, subject_ids: list[str], vectors: np.ndarray) -> None:
         """Add many one-row subjects at once (index build, benchmarks)."""
         ...
@@ -140,6 +144,10 @@ class ExactIndex:
                 rows.append(row)
             if rows:
                 self._rows[subject_id] = rows
+
+    def put_many(self, items: Sequence[tuple[str, np.ndarray]]) -> None:
+        for subject_id, vectors in items:
+            self.put(subject_id, vectors)
 
     def bulk_load(self, subject_ids: list[str], vectors: np.ndarray) -> None:
         """Append many one-row subjects at once (index build, benchmarks)."""

@@ -119,3 +119,30 @@ def test_the_setting_chooses_the_index(kind: str, rows: int, expected: type) -> 
 def test_lists_grow_with_the_square_root_of_the_size() -> None:
     assert lists_for(1000) == 1
     assert lists_for(100_000) == 1024 and lists_for(1_000_000) == 4096
+
+
+@pytest.mark.parametrize("kind", ["exact", "ivf"])
+def test_put_many_is_many_puts(kind: str) -> None:
+    rng = np.random.default_rng(9)
+    vectors = clustered(rng, 600)
+    one: SearchIndex
+    many: SearchIndex
+    if kind == "exact":
+        one, many = ExactIndex(32), ExactIndex(32)
+    else:
+        one, many = (IvfIndex(32, expected_rows=600, nprobe=8, lists=8) for _ in range(2))
+    items = [(f"s{i}", vectors[3 * i:3 * i + 1 + i % 3]) for i in range(200)]
+    for subject, rows in items:
+        one.put(subject, rows)
+    many.put_many(items[:100])
+    many.put_many(items[100:])
+    many.put_many([("s5", vectors[:0])])  # no rows: the subject is gone
+    one.remove("s5")
+    assert len(one) == len(many) and one.subjects == many.subjects == 199
+    reference = {s: v for s, v in items if s != "s5"}
+    for query in vectors[::37]:
+        a, b = (rerank(query[None], index.search(query[None], 5), reference, 5)[0] for index in (one, many))
+        assert [h.subject_id for h in a] == [h.subject_id for h in b]
+    if kind == "ivf":  # its row ranges would overlap; the exact index keeps the last
+        with pytest.raises(ValueError, match="twice"):
+            many.put_many([("x", vectors[:1]), ("x", vectors[1:2])])
