@@ -1,7 +1,7 @@
-"""Groundwork for the issue "Likeness search at platform scale": which approximate index from
-faiss-cpu to put behind the face index, measured on this machine before any is built in.
+"""How the approximate index was chosen: faiss-cpu's IVF-SQ8, HNSW-SQ8 and IVF-PQ side by side,
+measured on this machine before one was built in (``identity_service/search/ann_index.py`` is
+the IVF-SQ8 that won; ``scripts/bench_search.py`` measures it).
 
-    .venv/bin/pip install faiss-cpu        # not a project dependency yet
     .venv/bin/python scripts/explore_ann_index.py [--size 200000] [--queries 200]
 
 For random unit vectors (no structure: the hardest case) and clustered ones (300 centres plus
