@@ -149,6 +149,7 @@ def test_serve_also_serves_the_user_api_when_a_token_key_is_configured(tmp_path:
         assert 'likeness_http_requests_total{method="GET",route="/v1/subjects/{subject_id}/cameo-policy",status="200"}' \
             in scraped
         assert "likeness_model_seconds_bucket" in scraped and "likeness_search_index_templates 0.0" in scraped
+        assert "likeness_search_index_bytes " in scraped
         assert 'likeness_grpc_calls_total{code="OK",method="/grpc.health.v1.Health/Check"} 1.0' in scraped
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0

@@ -296,6 +296,24 @@ def test_the_approximate_index_decides_as_brute_force_for_every_probe(store: Sql
             app.likeness.close() if app.likeness else None
 
 
+def test_an_index_build_reports_progress_and_memory(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    from structlog.testing import capture_logs
+
+    import identity.matching
+
+    enroll(app, "obama", OBAMA, voice=utterances("1688")[0])
+    enroll(app, "biden", BIDEN)
+    monkeypatch.setattr(identity.matching, "BUILD_PROGRESS_SECONDS", 0.0)  # report after every page
+    with capture_logs() as logs:
+        assert service(app).build_index() == 2
+    progress = [e for e in logs if e["event"] == "search_index_build_progress"]
+    assert progress and progress[-1]["templates_read"] == progress[-1]["templates_total"] == 3
+    built = next(e for e in logs if e["event"] == "search_index_built")
+    assert built["voice_templates"] == 1 and built["bytes_per_template"] > 0
+    assert built["index"] == ("ExactIndex" if app.settings.search_index == "exact" else "IvfIndex")
+    assert not any("embedding" in str(e) or "template\":" in str(e) for e in logs)
+
+
 def test_templates_of_an_old_model_are_flagged_and_refused(app: App, store: SqlStore) -> None:
     enroll(app, "obama", OBAMA)
     with store.engine.begin() as connection:
