@@ -94,7 +94,7 @@ class RecordingEnrollment:
             self._fail(session, "ERROR_REASON_RECORDING_REPLAYED", (), actor, outcome="replayed")
             raise RecordingReplayed().mark_audited()
         try:
-            analysis = self.analyzer.analyze(video, audio, transcribe=True)
+            analysis = self.analyzer.analyze(video, audio, transcribe=True, expected_digits=session.digits)
         except DomainError as error:
             self._fail(session, error.reason, (), actor)
             error.mark_audited()

@@ -191,7 +191,11 @@ class LikenessProbe(Protocol):
 class RecordingAnalyzer(Protocol):
     """From an enrollment recording to liveness observations and templates."""
 
-    def analyze(self, video: bytes, audio: bytes | None = None, *, transcribe: bool = True) -> RecordingAnalysis: ...
+    def analyze(self, video: bytes, audio: bytes | None = None, *, transcribe: bool = True,
+                expected_digits: str = "") -> RecordingAnalysis:
+        """``expected_digits``: the challenge, for the recogniser to score how well the speech
+        supports it (``AudioObservation.digit_support``)."""
+        ...
 
 
 class IdentityMetrics(Protocol):

@@ -70,3 +70,20 @@ def replay_pass_probability(n_digits: int, errors: int, challenges: int) -> floa
     """Upper bound on the chance that a recording made for another challenge (any digits at
     all) passes a fresh uniform one: the strings it could match over all strings drawn."""
     return neighbours_bound(n_digits, errors) / challenges
+
+
+def _one_edit(text: str) -> set[str]:
+    digits = "0123456789"
+    out = {text[:i] + text[i + 1:] for i in range(len(text))}
+    out |= {text[:i] + d + text[i + 1:] for i in range(len(text)) for d in digits}
+    out |= {text[:i] + d + text[i:] for i in range(len(text) + 1) for d in digits}
+    return out
+
+
+def challenges_within(heard: str, n_digits: int, errors: int) -> int:
+    """How many challenges ``new_challenge`` can draw (``n_digits``, no digit twice in a row)
+    lie within ``errors`` edits of ``heard``, counted by enumerating the edits."""
+    ball = {heard}
+    for _ in range(errors):
+        ball |= {e for text in ball for e in _one_edit(text)}
+    return sum(1 for text in ball if len(text) == n_digits and all(a != b for a, b in zip(text, text[1:])))

@@ -70,7 +70,8 @@ def main() -> int:
         kind = "bona_fide" if row["label"] == "bona_fide" else row["attack_type"]
         source = (row.get("source") or "").strip() or path.parent.name
         try:
-            analysis = analyzer.analyze(path.read_bytes(), transcribe=bool((row.get("digits") or "").strip()))
+            digits = (row.get("digits") or "").strip()
+            analysis = analyzer.analyze(path.read_bytes(), transcribe=bool(digits), expected_digits=digits)
         except DomainError as error:
             refused[path.name] = error.reason
             outcomes.append((kind, source, False))

@@ -257,6 +257,54 @@ def test_the_spoken_digits_of_real_recordings_are_heard(recording_analyzer: obje
     assert not spoken_digits_check(Observations((), audio), POLICY, "40718").passed
 
 
+def test_with_the_recognisers_support_two_misheard_digits_pass_and_a_near_replay_fails() -> None:
+    def check(transcript: str, asked: str, support: float | None) -> tuple[bool, float]:
+        audio = AudioObservation(6, 5, np.ones(10), np.ones(10), transcript=transcript, digit_support=support)
+        result = spoken_digits_check(Observations((), audio), POLICY, asked)
+        return result.passed, result.threshold
+
+    assert check("5 0 7 1 3 9", "507139", 0.0) == (True, POLICY.min_digit_support)
+    assert check("5 0 1 3 9", "507139", -0.9)[0]  # a dropped and a misheard digit, well supported
+    assert check("5 0 7 1 3 9", "507138", -9.7)[0] is False  # one digit away, not supported
+    assert check("5 0 7 1 3 9", "507138", None)[0]  # without the support: the one-error rule
+    assert check("5 0 7", "507139", 0.0)[0] is False  # three errors: beyond reach whatever the support
+    assert check("5 0 7 1", "50719", 0.0)[0] is False  # none tolerated below six digits
+
+
+def test_the_challenges_within_reach_are_counted_exactly() -> None:
+    """The enumeration behind the replay bound, against brute force over every four-digit
+    challenge (7,290)."""
+    import itertools
+
+    from liveness.digits import challenges_within
+
+    challenges = ["".join(map(str, c)) for c in itertools.product(range(10), repeat=4)
+                  if all(a != b for a, b in itertools.pairwise(c))]
+    for heard in ("5071", "507", "50719", "1111", ""):
+        for errors in (1, 2):
+            expected = sum(digit_errors(c, heard) <= errors for c in challenges)
+            assert challenges_within(heard, 4, errors) == expected, (heard, errors)
+
+
+def test_the_recogniser_supports_what_was_said_and_not_a_digit_away(recording_analyzer: object) -> None:
+    """Forced through Whisper, the digits a real speaker said score about as well as the free
+    transcript; the same string with one digit changed scores far lower."""
+    from identity_service.inference import media
+    from liveness.digits import spoken_digits
+    from tests.conftest import SHARED
+
+    parts = []
+    for i, digit in enumerate("407193"):
+        take = sorted((SHARED / "data/digits/jackson").glob(f"{digit}_jackson_*.wav"))[i]
+        parts += [media.decode_audio(take.read_bytes()).samples, np.zeros(4000, np.float32)]
+    samples = np.concatenate(parts)
+    recognizer = recording_analyzer.recognizer  # type: ignore[attr-defined]
+    heard = spoken_digits(recognizer.transcribe(samples))
+    assert recognizer.support(samples, "407193", heard) >= POLICY.min_digit_support, heard
+    assert recognizer.support(samples, "407153", heard) < POLICY.min_digit_support
+    assert recognizer.support(samples, "", heard) < -100
+
+
 def test_head_turns_are_read_from_a_real_recording(recording_analyzer: object) -> None:
     """Pose from real landmarks, on ../shared/data/video/d3.mp4. Labelled by looking at its
     frames: at 0.8 s she faces the image's left (her RIGHT), at 9 s the image's right (her

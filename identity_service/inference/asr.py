@@ -1,4 +1,10 @@
-"""Speech recognition for the spoken challenge: Whisper tiny (CTranslate2) via faster-whisper."""
+"""Speech recognition for the spoken challenge: Whisper tiny (CTranslate2) via faster-whisper.
+
+Besides a free transcript, the recogniser scores how well the audio supports a given digit
+string: Whisper's decoder is forced through the string's tokens and their log-probabilities are
+summed (``support``). A free transcript that drops or swaps a digit the person did say still
+leaves the said string almost as likely as the transcript; a recording of other digits leaves
+the challenge far less likely (scripts/eval_digits.py measures both)."""
 
 from __future__ import annotations
 
@@ -9,6 +15,11 @@ import numpy as np
 
 from identity_service.inference.ort import gpu_present
 from identity_service.metrics import MODEL_LATENCY
+
+# Whisper reads 30 s windows of 100 feature frames a second; enrollment recordings fit one.
+WINDOW_FRAMES = 3000
+# What a transcript without digits scores: nothing supports it (any digit string beats it).
+EMPTY_LOG_PROBABILITY = -1000.0
 
 
 class SpeechRecognizer:
@@ -21,6 +32,36 @@ class SpeechRecognizer:
                                    compute_type="int8_float16" if use_cuda else "int8", cpu_threads=threads)
         # Beside the ONNX models in likeness_model_seconds (it was missing there).
         self._latency = MODEL_LATENCY.labels("whisper_tiny")
+        from faster_whisper.tokenizer import Tokenizer
+
+        self._tokenizer = Tokenizer(self._model.hf_tokenizer, self._model.model.is_multilingual, task="transcribe",
+                                    language="en")
+
+    def support(self, samples: np.ndarray, expected: str, heard: str) -> float:
+        """Log-probability of ``expected`` (digits) minus that of ``heard`` (the digits of the free
+        transcript), each forced through the decoder in the likeliest of a few ways of writing
+        digits: 0 or more when the audio supports the challenge at least as well as the
+        transcript, negative nats when less."""
+        started = time.perf_counter()
+        features = self._model.feature_extractor(samples.astype(np.float32))
+        frames = min(features.shape[-1], WINDOW_FRAMES)
+        window = np.zeros((features.shape[0], WINDOW_FRAMES), np.float32)
+        window[:, :frames] = features[:, :frames]
+        encoded = self._model.encode(window)
+        result = self._forced(encoded, frames, expected) - self._forced(encoded, frames, heard)
+        self._latency.observe(time.perf_counter() - started)
+        return result
+
+    def _forced(self, encoded: object, frames: int, digits: str) -> float:
+        if not digits:
+            return EMPTY_LOG_PROBABILITY
+        best = -np.inf
+        for spelled in (" " + " ".join(digits), " " + digits, " " + ", ".join(digits) + "."):
+            tokens = self._tokenizer.encode(spelled)
+            aligned = self._model.model.align(encoded, self._tokenizer.sot_sequence, [tokens], frames)[0]
+            probabilities = np.maximum(np.asarray(aligned.text_token_probs, dtype=np.float64), 1e-9)
+            best = max(best, float(np.log(probabilities).sum()))
+        return best
 
     def transcribe(self, samples: np.ndarray) -> str:
         """English transcript of 16 kHz mono speech."""

@@ -23,6 +23,7 @@ from identity_service.inference.landmarks import LandmarkModel, mouth_opening
 from kernel.errors import MediaCorrupt, RecordingDurationOutOfRange
 from liveness.articulation import band_energies, shipped_model
 from liveness.checks import AudioObservation, FrameObservation, MouthTrack, Observations
+from liveness.digits import spoken_digits
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +71,8 @@ class RecordingAnalyzer:
         # Enrollment selfies fill the frame: a 320 px detector finds them at a quarter of the cost.
         self.detector = FaceDetector(detector.model, size=320, threshold=detector.threshold, nms=detector.nms)
 
-    def analyze(self, video: bytes, audio: bytes | None = None, *, transcribe: bool = True) -> RecordingAnalysis:
+    def analyze(self, video: bytes, audio: bytes | None = None, *, transcribe: bool = True,
+                expected_digits: str = "") -> RecordingAnalysis:
         timings: dict[str, float] = {}
         started = time.perf_counter()
         decode_limits = media.MediaLimits(max_pixels=self.limits.max_pixels, max_seconds=self.limits.max_seconds,
@@ -88,7 +90,7 @@ class RecordingAnalyzer:
         # Speech and the mouth's landmarks run on two threads of this call's own: not shared
         # between enrollments, so concurrent ones do not queue behind each other.
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="enroll") as workers:
-            speech = workers.submit(self._audio, sound, transcribe)
+            speech = workers.submit(self._audio, sound, transcribe, expected_digits)
             run, timings_video = self._video(frames, workers)
         heard, voice_template, timings_audio = speech.result()
         timings.update(timings_video)
@@ -220,7 +222,7 @@ class RecordingAnalyzer:
 
     # --- audio --------------------------------------------------------------------------------
 
-    def _audio(self, sound: media.Audio, transcribe: bool
+    def _audio(self, sound: media.Audio, transcribe: bool, expected_digits: str = ""
                ) -> tuple[AudioObservation, np.ndarray | None, dict[str, float]]:
         """What was heard, the voice template (None with too little speech) and the timings."""
         timings: dict[str, float] = {}
@@ -246,12 +248,18 @@ class RecordingAnalyzer:
                 template = self.bio.voice_embedder.embed_batch([speech.samples])[0]
         timings["speaker"] = _ms(t)
         transcript = None
+        support = None
         if transcribe and self.recognizer is not None and speech.speech_seconds > 0.3:
             t = time.perf_counter()
             transcript = self.recognizer.transcribe(samples)
             timings["asr"] = _ms(t)
+            if expected_digits:
+                t = time.perf_counter()
+                support = self.recognizer.support(samples, expected_digits, spoken_digits(transcript))
+                timings["asr_support"] = _ms(t)
         heard = AudioObservation(seconds=sound.seconds, speech_seconds=speech.speech_seconds, vad=speech.probabilities,
-                                 articulation=articulation, voice_parts=parts, transcript=transcript)
+                                 articulation=articulation, voice_parts=parts, transcript=transcript,
+                                 digit_support=support)
         return heard, template, timings
 
 
