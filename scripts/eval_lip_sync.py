@@ -25,6 +25,7 @@ import sys
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -106,26 +107,71 @@ def dub_correlations(faces: list[Sourced], voices: list[Voice], seconds: float, 
     return out
 
 
-def librispeech_voices() -> list[Voice]:
+def librispeech_voices(band_edges_hz: tuple[float, ...] = BAND_EDGES_HZ) -> list[Voice]:
     """The 50 LibriSpeech utterances' band energies, from their start and from 1.3 s in."""
     readers = [media.decode_audio(p.read_bytes()).samples
                for p in sorted((SHARED / "speech" / "librispeech").glob("*/*.flac"))]
-    return [("librispeech", band_energies(r[int(offset * media.SAMPLE_RATE):], media.SAMPLE_RATE, BAND_EDGES_HZ))
+    return [("librispeech", band_energies(r[int(offset * media.SAMPLE_RATE):], media.SAMPLE_RATE, band_edges_hz))
             for r in readers for offset in OFFSETS_SECONDS]
 
 
-def fit(genuine: list[Sourced], voices: list[Voice], policy: LivenessPolicy) -> ArticulationModel:
-    """Weights from the genuine clips; the null from the same faces dubbed with ``voices``."""
+def fit(genuine: list[Sourced], voices: list[Voice], policy: LivenessPolicy, *,
+        band_edges_hz: tuple[float, ...] = BAND_EDGES_HZ, taps: tuple[int, ...] = TAPS,
+        ridge: float = RIDGE) -> ArticulationModel:
+    """Weights from the genuine clips; the null from the same faces dubbed with ``voices``. The
+    clips' and voices' band energies must be computed with ``band_edges_hz``."""
     pairs = []
     for _, obs in genuine:
         assert obs.mouth is not None and obs.audio is not None
         pairs.append((np.round(obs.mouth.times / HOP_SECONDS).astype(int), obs.mouth.openings,
                       obs.audio.articulation))
-    weights = fit_weights(pairs, TAPS, RIDGE)
-    unscaled = ArticulationModel(BAND_EDGES_HZ, TAPS, weights, (0.0, 0.0), (1.0, 0.0))
+    weights = fit_weights(pairs, taps, ridge)
+    unscaled = ArticulationModel(band_edges_hz, taps, weights, (0.0, 0.0), (1.0, 0.0))
     scores = {t: dub_correlations(genuine, voices, t, policy, unscaled) for t in NULL_LENGTHS}
     null_mean, null_sd = fit_null({t: v for t, v in scores.items() if len(v) >= 20})
     return replace(unscaled, null_mean=null_mean, null_sd=null_sd)
+
+
+def own_voice_of(clips: dict[str, Observations], sources: dict[str, str], name: str) -> Voice:
+    audio = clips[name].audio
+    assert audio is not None
+    return sources[name], audio.articulation
+
+
+GenuineRows = dict[str, list[tuple[str, float, bool]]]
+LengthScores = dict[float, dict[str, list[float]]]
+
+
+def leave_one_source_out(clips: dict[str, Observations], sources: dict[str, str], librispeech: list[Voice],
+                         policy: LivenessPolicy, lengths: list[float],
+                         **fit_options: Any) -> tuple[GenuineRows, LengthScores]:
+    """For each source: fit on the others, score its clips whole (name, score, passed) and cut to
+    each length in their own voice and dubbed (scores in standard deviations above a dub)."""
+    def own_voice(name: str) -> Voice:
+        return own_voice_of(clips, sources, name)
+
+    def faces(names: list[str]) -> list[Sourced]:
+        return [(sources[n], clips[n]) for n in names]
+
+    genuine_by_source: dict[str, list[tuple[str, float, bool]]] = defaultdict(list)
+    by_length: dict[float, dict[str, list[float]]] = {t: {"genuine": [], "dubbed": []} for t in lengths}
+    for held_out in sorted(set(sources.values())):
+        train = [n for n in clips if sources[n] != held_out]
+        test = [n for n in clips if sources[n] == held_out]
+        # Voices: LibriSpeech readers and the training clips' own, each over faces of other sources.
+        train_voices = librispeech + [own_voice(n) for n in train]
+        model = fit(faces(train), train_voices, policy, **fit_options)
+        for name in test:
+            result = lip_sync(clips[name], policy, model)
+            genuine_by_source[held_out].append((name, result.score, result.passed))
+            for seconds in lengths:
+                if seconds_of(clips[name]) + 0.1 < seconds:
+                    continue
+                by_length[seconds]["genuine"].append(lip_sync(cut(clips[name], seconds), policy, model).score)
+                for corr in dub_correlations(faces([name]), train_voices, seconds, policy, model):
+                    by_length[seconds]["dubbed"].append(model.null_z(corr, seconds))
+
+    return genuine_by_source, by_length
 
 
 def main() -> int:
@@ -145,32 +191,7 @@ def main() -> int:
              for name in sorted(sources)}
     librispeech = librispeech_voices()
 
-    def own_voice(name: str) -> Voice:
-        audio = clips[name].audio
-        assert audio is not None
-        return sources[name], audio.articulation
-
-    def faces(names: list[str]) -> list[Sourced]:
-        return [(sources[n], clips[n]) for n in names]
-
-    genuine_by_source: dict[str, list[tuple[str, float, bool]]] = defaultdict(list)
-    by_length: dict[float, dict[str, list[float]]] = {t: {"genuine": [], "dubbed": []} for t in lengths}
-    for held_out in sorted(set(sources.values())):
-        train = [n for n in clips if sources[n] != held_out]
-        test = [n for n in clips if sources[n] == held_out]
-        # Voices: LibriSpeech readers and the training clips' own, each over faces of other sources.
-        train_voices = librispeech + [own_voice(n) for n in train]
-        model = fit(faces(train), train_voices, policy)
-        for name in test:
-            result = lip_sync(clips[name], policy, model)
-            genuine_by_source[held_out].append((name, result.score, result.passed))
-            for seconds in lengths:
-                if seconds_of(clips[name]) + 0.1 < seconds:
-                    continue
-                by_length[seconds]["genuine"].append(lip_sync(cut(clips[name], seconds), policy, model).score)
-                for corr in dub_correlations(faces([name]), train_voices, seconds, policy, model):
-                    by_length[seconds]["dubbed"].append(model.null_z(corr, seconds))
-
+    genuine_by_source, by_length = leave_one_source_out(clips, sources, librispeech, policy, lengths)
     threshold = policy.min_lip_sync
     print(f"lip sync, leaving each source out: {len(clips)} genuine clips from {len(genuine_by_source)} sources;"
           f" threshold {threshold} (standard deviations above a dub), lags within {policy.max_lip_lag_seconds} s")
@@ -207,7 +228,8 @@ def main() -> int:
               f"  {dubbed.max():.2f} / {genuine.min():.2f}")
     if args.write:
         everything = list(clips)
-        model = fit(faces(everything), librispeech + [own_voice(n) for n in everything], policy)
+        model = fit([(sources[n], clips[n]) for n in everything],
+                    librispeech + [own_voice_of(clips, sources, n) for n in everything], policy)
         MODEL_PATH.write_text(json.dumps(model.to_json()) + "\n")
         print(f"  wrote {MODEL_PATH} (fitted on all {len(everything)} clips)")
     print(json.dumps({"threshold": threshold, "by_length": summary, "bpcer_by_source": bpcer_by_source,
