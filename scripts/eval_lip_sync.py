@@ -107,12 +107,16 @@ def dub_correlations(faces: list[Sourced], voices: list[Voice], seconds: float, 
     return out
 
 
-def librispeech_voices(band_edges_hz: tuple[float, ...] = BAND_EDGES_HZ) -> list[Voice]:
-    """The 50 LibriSpeech utterances' band energies, from their start and from 1.3 s in."""
+def librispeech_samples() -> list[np.ndarray]:
+    """The 50 LibriSpeech utterances, each from its start and from 1.3 s in."""
     readers = [media.decode_audio(p.read_bytes()).samples
                for p in sorted((SHARED / "speech" / "librispeech").glob("*/*.flac"))]
-    return [("librispeech", band_energies(r[int(offset * media.SAMPLE_RATE):], media.SAMPLE_RATE, band_edges_hz))
-            for r in readers for offset in OFFSETS_SECONDS]
+    return [r[int(offset * media.SAMPLE_RATE):] for r in readers for offset in OFFSETS_SECONDS]
+
+
+def librispeech_voices(band_edges_hz: tuple[float, ...] = BAND_EDGES_HZ) -> list[Voice]:
+    """The LibriSpeech utterances' band energies (``librispeech_samples``)."""
+    return [("librispeech", band_energies(r, media.SAMPLE_RATE, band_edges_hz)) for r in librispeech_samples()]
 
 
 def fit(genuine: list[Sourced], voices: list[Voice], policy: LivenessPolicy, *,

@@ -19,6 +19,9 @@ measures 12.5 times a second); audio variants change the bands, the context or t
     bands16    eight bands -> sixteen, log-spaced 100 Hz - 7 kHz
     ridge0.1   ridge penalty 0.01 -> 0.1
     ridge0.001 ridge penalty 0.01 -> 0.001
+    whisper16  the audio side from Whisper tiny's encoder states (the service's recogniser model),
+               projected on their first 16 principal components over the LibriSpeech readers
+    concat16   the eight bands and those 16 components side by side, one map over both
 
 Prints one row a variant (whole clips rejected; per length genuine cuts rejected and dubs
 accepted), then one JSON line.
@@ -49,7 +52,7 @@ from scripts.eval_lip_sync import (
     SHARED,
     clip_sources,
     leave_one_source_out,
-    librispeech_voices,
+    librispeech_samples,
 )
 
 # 106-landmark indices (insightface 2d106det): the inner lips in order around the mouth, the
@@ -96,7 +99,10 @@ FIT_OPTIONS: dict[str, dict[str, Any]] = {
     "ridge0.1": {"ridge": 0.1},
     "ridge0.001": {"ridge": 0.001},
 }
-VARIANTS = ("baseline", *MEASURES, "smooth3", *FIT_OPTIONS)
+ENCODER_VARIANTS = ("whisper16", "concat16")
+VARIANTS = ("baseline", *MEASURES, "smooth3", *FIT_OPTIONS, *ENCODER_VARIANTS)
+ENCODER_COMPONENTS = 16
+WHISPER_HOP_SECONDS = 0.02
 
 
 def _polygon_area(polygon: np.ndarray) -> np.ndarray:
@@ -136,6 +142,39 @@ def every_frame_landmarks(analyzer: Any, data: bytes) -> tuple[np.ndarray, np.nd
     return np.array(times), np.stack(points)
 
 
+class EncoderStates:
+    """Whisper tiny's encoder output every 20 ms, projected on principal components fitted on
+    the LibriSpeech readers (no clip of the evaluation), repeated to the 10 ms hops of the bands."""
+
+    def __init__(self, model_dir: Path, readers: list[np.ndarray]) -> None:
+        from faster_whisper import WhisperModel
+
+        self.model = WhisperModel(str(model_dir), device="cpu", compute_type="int8")
+        frames = np.concatenate([self.states(r) for r in readers])
+        self.mean, self.scale = frames.mean(axis=0), frames.std(axis=0) + 1e-6
+        _, _, components = np.linalg.svd((frames - self.mean) / self.scale, full_matrices=False)
+        self.components = components[:ENCODER_COMPONENTS]
+
+    def states(self, samples: np.ndarray) -> np.ndarray:
+        samples = samples[: 30 * media.SAMPLE_RATE].astype(np.float32)
+        features = self.model.feature_extractor(samples)
+        frames = min(features.shape[-1], 3000)
+        window = np.zeros((features.shape[0], 3000), np.float32)
+        window[:, :frames] = features[:, :frames]
+        encoded = np.asarray(self.model.encode(window))[0]
+        result: np.ndarray = encoded[: int(len(samples) / media.SAMPLE_RATE / WHISPER_HOP_SECONDS)]
+        return result
+
+    def projected(self, samples: np.ndarray, hops: int) -> np.ndarray:
+        """The projected states at ``hops`` 10 ms hops (the bands' count), the last held."""
+        states = (self.states(samples) - self.mean) / self.scale @ self.components.T
+        repeated = np.repeat(states, round(WHISPER_HOP_SECONDS / 0.01), axis=0)
+        if len(repeated) < hops:
+            repeated = np.concatenate([repeated, np.repeat(repeated[-1:], hops - len(repeated), axis=0)])
+        result: np.ndarray = repeated[:hops].astype(np.float32)
+        return result
+
+
 def smoothed(track: MouthTrack) -> MouthTrack:
     padded = np.pad(track.openings.astype(np.float64), 1, mode="edge")
     return MouthTrack(track.times, np.convolve(padded, np.ones(3) / 3, mode="valid"))
@@ -164,15 +203,32 @@ def main() -> int:
         samples[name] = media.decode_audio(data).samples
         if set(variants) & set(MEASURES):
             landmarks[name] = every_frame_landmarks(analyzer, data)
-    voices_by_bands = {BAND_EDGES_HZ: librispeech_voices()}
+    readers = librispeech_samples()
+    # Per audio representation: each clip's features and the LibriSpeech readers' (dub voices).
+    audio_of: dict[str, dict[str, np.ndarray]] = {"bands8": {n: o.audio.articulation for n, o in clips.items()
+                                                             if o.audio is not None}}
+    readers_of = {"bands8": [band_energies(r, media.SAMPLE_RATE, BAND_EDGES_HZ) for r in readers]}
+    if "bands16" in variants:
+        audio_of["bands16"] = {n: band_energies(x, media.SAMPLE_RATE, BANDS16) for n, x in samples.items()}
+        readers_of["bands16"] = [band_energies(r, media.SAMPLE_RATE, BANDS16) for r in readers]
+    if set(variants) & set(ENCODER_VARIANTS):
+        encoder = EncoderStates(settings.resolved_model_dir() / "speech_recognizer", readers)
+        reader_states = [encoder.projected(r, len(b)) for r, b in zip(readers, readers_of["bands8"], strict=True)]
+        clip_states = {n: encoder.projected(samples[n], len(b)) for n, b in audio_of["bands8"].items()}
+        audio_of["whisper16"], readers_of["whisper16"] = clip_states, reader_states
+        audio_of["concat16"] = {n: np.concatenate([b, clip_states[n]], axis=1) for n, b in audio_of["bands8"].items()}
+        readers_of["concat16"] = [np.concatenate([b, x], axis=1)
+                                  for b, x in zip(readers_of["bands8"], reader_states, strict=True)]
     results: dict[str, dict[str, object]] = {}
     print(f"lip-sync variants, leaving each source out: {len(clips)} clips, threshold {policy.min_lip_sync}")
     print(f"  {'variant':<11} {'clips rejected':>14}  " + "  ".join(f"{t:g} s: genuine / dubs" for t in lengths))
     for variant in variants:
-        options = FIT_OPTIONS.get(variant, {})
-        edges = options.get("band_edges_hz", BAND_EDGES_HZ)
-        if edges not in voices_by_bands:
-            voices_by_bands[edges] = librispeech_voices(edges)
+        options = dict(FIT_OPTIONS.get(variant, {}))
+        representation = variant if variant in audio_of else "bands8"
+        columns = audio_of[representation][next(iter(clips))].shape[1]
+        if representation != "bands8" and "band_edges_hz" not in options:
+            # The model records its inputs' band edges; these inputs are not bands: numbered columns.
+            options["band_edges_hz"] = tuple(float(i) for i in range(columns + 1))
         variant_clips = {}
         for name, obs in clips.items():
             audio, mouth = obs.audio, obs.mouth
@@ -182,11 +238,10 @@ def main() -> int:
                 mouth = MouthTrack(times, MEASURES[variant](points))
             elif variant == "smooth3":
                 mouth = smoothed(mouth)
-            if edges != BAND_EDGES_HZ:
-                audio = replace(audio, articulation=band_energies(samples[name], media.SAMPLE_RATE, edges))
+            audio = replace(audio, articulation=audio_of[representation][name])
             variant_clips[name] = replace(obs, audio=audio, mouth=mouth)
-        genuine_rows, by_length = leave_one_source_out(variant_clips, sources, voices_by_bands[edges], policy,
-                                                       lengths, **options)
+        voices = [("librispeech", v) for v in readers_of[representation]]
+        genuine_rows, by_length = leave_one_source_out(variant_clips, sources, voices, policy, lengths, **options)
         rows = [row for rows in genuine_rows.values() for row in rows]
         rejected = sum(not ok for _, _, ok in rows)
         cells, summary = [], {}
