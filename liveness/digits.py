@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 WORDS = {
@@ -86,4 +87,4 @@ def challenges_within(heard: str, n_digits: int, errors: int) -> int:
     ball = {heard}
     for _ in range(errors):
         ball |= {e for text in ball for e in _one_edit(text)}
-    return sum(1 for text in ball if len(text) == n_digits and all(a != b for a, b in zip(text, text[1:])))
+    return sum(1 for text in ball if len(text) == n_digits and all(a != b for a, b in itertools.pairwise(text)))
