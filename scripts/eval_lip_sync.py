@@ -151,9 +151,6 @@ def leave_one_source_out(clips: dict[str, Observations], sources: dict[str, str]
                          **fit_options: Any) -> tuple[GenuineRows, LengthScores]:
     """For each source: fit on the others, score its clips whole (name, score, passed) and cut to
     each length in their own voice and dubbed (scores in standard deviations above a dub)."""
-    def own_voice(name: str) -> Voice:
-        return own_voice_of(clips, sources, name)
-
     def faces(names: list[str]) -> list[Sourced]:
         return [(sources[n], clips[n]) for n in names]
 
@@ -163,7 +160,7 @@ def leave_one_source_out(clips: dict[str, Observations], sources: dict[str, str]
         train = [n for n in clips if sources[n] != held_out]
         test = [n for n in clips if sources[n] == held_out]
         # Voices: LibriSpeech readers and the training clips' own, each over faces of other sources.
-        train_voices = librispeech + [own_voice(n) for n in train]
+        train_voices = librispeech + [own_voice_of(clips, sources, n) for n in train]
         model = fit(faces(train), train_voices, policy, **fit_options)
         for name in test:
             result = lip_sync(clips[name], policy, model)
