@@ -303,6 +303,11 @@ def test_the_recogniser_supports_what_was_said_and_not_a_digit_away(recording_an
     assert recognizer.support(samples, "407193", heard) >= POLICY.min_digit_support, heard
     assert recognizer.support(samples, "407153", heard) < POLICY.min_digit_support
     assert recognizer.support(samples, "", heard) < -100
+    # A transcript looping on one digit, longer than Whisper's decoder holds, is scored, not raised.
+    looping = recognizer.support(samples, "407193", "1" * 400)
+    assert np.isfinite(looping)
+    audio = AudioObservation(6, 5, np.ones(10), np.ones(10), transcript="1" * 400, digit_support=looping)
+    assert spoken_digits_check(Observations((), audio), POLICY, "407193").passed is False
 
 
 def test_head_turns_are_read_from_a_real_recording(recording_analyzer: object) -> None:

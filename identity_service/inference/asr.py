@@ -20,6 +20,12 @@ from identity_service.metrics import MODEL_LATENCY
 WINDOW_FRAMES = 3000
 # What a transcript without digits scores: nothing supports it (any digit string beats it).
 EMPTY_LOG_PROBABILITY = -1000.0
+# Whisper's decoder holds 448 positions: a looping transcript ("1 1 1 ...", which Whisper
+# produces on repeated digits) forced through it whole would not fit. Its first 64 digits are
+# forced instead (at most ~200 tokens however they are written); such a transcript is dozens of
+# edits from any challenge, so the check fails it on the digits whatever its support.
+MAX_FORCED_DIGITS = 64
+DECODER_POSITIONS = 448
 
 
 class SpeechRecognizer:
@@ -53,11 +59,14 @@ class SpeechRecognizer:
         return result
 
     def _forced(self, encoded: object, frames: int, digits: str) -> float:
+        digits = digits[:MAX_FORCED_DIGITS]
         if not digits:
             return EMPTY_LOG_PROBABILITY
         best = -np.inf
         for spelled in (" " + " ".join(digits), " " + digits, " " + ", ".join(digits) + "."):
             tokens = self._tokenizer.encode(spelled)
+            if len(self._tokenizer.sot_sequence) + len(tokens) >= DECODER_POSITIONS:
+                continue
             aligned = self._model.model.align(encoded, self._tokenizer.sot_sequence, [tokens], frames)[0]
             probabilities = np.maximum(np.asarray(aligned.text_token_probs, dtype=np.float64), 1e-9)
             best = max(best, float(np.log(probabilities).sum()))
