@@ -93,10 +93,10 @@ class LivenessPolicy:
     min_identity: float = 0.35  # lowest frame-to-identity cosine
     turn_yaw_degrees: float = 15.0
     turn_pitch_degrees: float = 10.0
-    # Digits misheard, dropped or added that a six-digit challenge tolerates (none below six):
-    # Whisper tiny reads 97% of genuine six-digit strings exactly and 99.6% within one error,
+    # Without the recogniser's support (none computed): digits misheard, dropped or added that a
+    # six-digit challenge tolerates (none below six). On 200 genuine six-digit strings 193 pass,
     # while a recording made for another challenge passes with probability <= 1.0e-4
-    # (scripts/eval_digits.py; liveness.digits.replay_pass_probability).
+    # (scripts/eval_digits.py --transcript-only; liveness.digits.replay_pass_probability).
     max_digit_errors: int = 1
     # With the recogniser's support for the challenge (AudioObservation.digit_support): up to two
     # digits of a six-digit challenge may be misheard if the challenge is at most this many nats
