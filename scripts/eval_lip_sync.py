@@ -142,6 +142,10 @@ def own_voice_of(clips: dict[str, Observations], sources: dict[str, str], name: 
     return sources[name], audio.articulation
 
 
+def sourced(clips: dict[str, Observations], sources: dict[str, str], names: list[str]) -> list[Sourced]:
+    return [(sources[n], clips[n]) for n in names]
+
+
 GenuineRows = dict[str, list[tuple[str, float, bool]]]
 LengthScores = dict[float, dict[str, list[float]]]
 
@@ -151,9 +155,6 @@ def leave_one_source_out(clips: dict[str, Observations], sources: dict[str, str]
                          **fit_options: Any) -> tuple[GenuineRows, LengthScores]:
     """For each source: fit on the others, score its clips whole (name, score, passed) and cut to
     each length in their own voice and dubbed (scores in standard deviations above a dub)."""
-    def faces(names: list[str]) -> list[Sourced]:
-        return [(sources[n], clips[n]) for n in names]
-
     genuine_by_source: dict[str, list[tuple[str, float, bool]]] = defaultdict(list)
     by_length: dict[float, dict[str, list[float]]] = {t: {"genuine": [], "dubbed": []} for t in lengths}
     for held_out in sorted(set(sources.values())):
@@ -161,7 +162,7 @@ def leave_one_source_out(clips: dict[str, Observations], sources: dict[str, str]
         test = [n for n in clips if sources[n] == held_out]
         # Voices: LibriSpeech readers and the training clips' own, each over faces of other sources.
         train_voices = librispeech + [own_voice_of(clips, sources, n) for n in train]
-        model = fit(faces(train), train_voices, policy, **fit_options)
+        model = fit(sourced(clips, sources, train), train_voices, policy, **fit_options)
         for name in test:
             result = lip_sync(clips[name], policy, model)
             genuine_by_source[held_out].append((name, result.score, result.passed))
@@ -169,7 +170,7 @@ def leave_one_source_out(clips: dict[str, Observations], sources: dict[str, str]
                 if seconds_of(clips[name]) + 0.1 < seconds:
                     continue
                 by_length[seconds]["genuine"].append(lip_sync(cut(clips[name], seconds), policy, model).score)
-                for corr in dub_correlations(faces([name]), train_voices, seconds, policy, model):
+                for corr in dub_correlations(sourced(clips, sources, [name]), train_voices, seconds, policy, model):
                     by_length[seconds]["dubbed"].append(model.null_z(corr, seconds))
 
     return genuine_by_source, by_length
@@ -229,7 +230,7 @@ def main() -> int:
               f"  {dubbed.max():.2f} / {genuine.min():.2f}")
     if args.write:
         everything = list(clips)
-        model = fit([(sources[n], clips[n]) for n in everything],
+        model = fit(sourced(clips, sources, everything),
                     librispeech + [own_voice_of(clips, sources, n) for n in everything], policy)
         MODEL_PATH.write_text(json.dumps(model.to_json()) + "\n")
         print(f"  wrote {MODEL_PATH} (fitted on all {len(everything)} clips)")

@@ -25,7 +25,6 @@ EMPTY_LOG_PROBABILITY = -1000.0
 # forced instead (at most ~200 tokens however they are written); such a transcript is dozens of
 # edits from any challenge, so the check fails it on the digits whatever its support.
 MAX_FORCED_DIGITS = 64
-DECODER_POSITIONS = 448
 
 
 class SpeechRecognizer:
@@ -65,8 +64,6 @@ class SpeechRecognizer:
         best = -np.inf
         for spelled in (" " + " ".join(digits), " " + digits, " " + ", ".join(digits) + "."):
             tokens = self._tokenizer.encode(spelled)
-            if len(self._tokenizer.sot_sequence) + len(tokens) >= DECODER_POSITIONS:
-                continue
             aligned = self._model.model.align(encoded, self._tokenizer.sot_sequence, [tokens], frames)[0]
             probabilities = np.maximum(np.asarray(aligned.text_token_probs, dtype=np.float64), 1e-9)
             best = max(best, float(np.log(probabilities).sum()))
