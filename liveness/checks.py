@@ -9,7 +9,14 @@ from enum import StrEnum
 
 import numpy as np
 
-from liveness.articulation import HOP_SECONDS, ArticulationModel, shipped_model, standardise
+from liveness.articulation import (
+    HOP_SECONDS,
+    ArticulationModel,
+    LipSyncModel,
+    fused_z,
+    shipped_lip_sync,
+    standardise,
+)
 from liveness.challenge import HeadTurn
 from liveness.digits import allowed_errors, digit_errors, spoken_digits
 
@@ -54,6 +61,10 @@ class AudioObservation:
     # recogniser (log-probability difference, <= 0 when the transcript differs); None when the
     # recogniser did not score the challenge.
     digit_support: float | None = None
+    # What the recogniser's encoder heard, projected for lip sync's phonetic view at the bands'
+    # 10 ms hops, shape (hops, components) (liveness.articulation.PhoneticProjection); None
+    # without a recogniser.
+    phonetic: np.ndarray | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,14 +257,18 @@ def lip_sync_correlation(times: np.ndarray, openings: np.ndarray, energies: np.n
     return best
 
 
-def lip_sync(obs: Observations, policy: LivenessPolicy, model: ArticulationModel | None = None) -> CheckResult:
+def lip_sync(obs: Observations, policy: LivenessPolicy, model: LipSyncModel | ArticulationModel | None = None
+             ) -> CheckResult:
     """The mouth against the voice: the correlation of the mouth opening with the opening
     predicted from the voice (liveness.articulation), expressed in standard deviations above what
-    a dubbed voice scores by chance at the recording's length. Lips that move with their own voice
-    score high; a still photo, or a face with another voice laid over it, scores low. Nothing is
-    masked by voice activity: the pauses, when the lips rest and the bands are quiet, are evidence
-    too."""
-    model = model or shipped_model()
+    a dubbed voice scores by chance at the recording's length. Two views of the voice predict it,
+    the bands and, when the recogniser ran, its encoder's phones; the better score counts, taken
+    back to what one view's score means (``fused_z``). Lips that move with their own voice score
+    high; a still photo, or a face with another voice laid over it, scores low. Nothing is masked
+    by voice activity: the pauses, when the lips rest and the bands are quiet, are evidence too.
+    ``model``: the shipped one by default; a bare ArticulationModel scores the bands alone."""
+    model = model or shipped_lip_sync()
+    views = model if isinstance(model, LipSyncModel) else LipSyncModel(model)
     audio, track = obs.audio, obs.mouth
     if (audio is None or track is None or audio.articulation.ndim != 2 or len(audio.articulation) < 10
             or len(track.times) < 16):
@@ -264,9 +279,14 @@ def lip_sync(obs: Observations, policy: LivenessPolicy, model: ArticulationModel
     # a speaking mouth opens (0.06 and more there).
     if float(np.percentile(mouth, 90) - np.percentile(mouth, 10)) < policy.min_mouth_movement:
         return _result(CheckKind.LIP_SYNC, 0.0, policy.min_lip_sync, policy, "LIPS_STILL")
-    correlation = lip_sync_correlation(times, mouth, audio.articulation, policy.max_lip_lag_seconds, model)
     seconds = float(times[-1] - times[0])
-    score = max(model.null_z(correlation, seconds), 0.0)
+    correlation = lip_sync_correlation(times, mouth, audio.articulation, policy.max_lip_lag_seconds, views.acoustic)
+    score = views.acoustic.null_z(correlation, seconds)
+    phonetic = audio.phonetic
+    if views.phonetic is not None and phonetic is not None and phonetic.ndim == 2 and len(phonetic) >= 10:
+        heard = lip_sync_correlation(times, mouth, phonetic, policy.max_lip_lag_seconds, views.phonetic.model)
+        score = fused_z(score, views.phonetic.model.null_z(heard, seconds), views.phonetic.null_correlation)
+    score = max(score, 0.0)
     if seconds < policy.min_lip_sync_seconds:
         return _result(CheckKind.LIP_SYNC, score, policy.min_lip_sync, policy, "TOO_SHORT_FOR_LIP_SYNC", passed=False)
     return _result(CheckKind.LIP_SYNC, score, policy.min_lip_sync, policy, "LIPS_OUT_OF_SYNC")
@@ -292,7 +312,8 @@ def session_fresh(fresh: bool, reason: str, policy: LivenessPolicy) -> CheckResu
 
 
 def evaluate(obs: Observations, policy: LivenessPolicy, *, digits: str, turns: Sequence[HeadTurn],
-             session: CheckResult | None, articulation: ArticulationModel | None = None) -> list[CheckResult]:
+             session: CheckResult | None, articulation: LipSyncModel | ArticulationModel | None = None
+             ) -> list[CheckResult]:
     """Every check, in the order of the API's LivenessCheckKind; checks that need a challenge
     are left out when none is given (offline evaluation). ``articulation``: the lip-sync model
     (the shipped one by default; evaluations pass one fitted without the recording's source)."""

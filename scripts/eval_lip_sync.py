@@ -1,19 +1,23 @@
 """Lip sync on real people from several sources, and against many dubs, leaving each source out.
 
-    .venv/bin/python scripts/eval_lip_sync.py [--model-dir DIR] [--lengths 3,5,8] [--write]
+    .venv/bin/python scripts/eval_lip_sync.py [--model-dir DIR] [--lengths 3,5,8] [--bands-only] [--write]
 
 Every clip of ``talking/`` and ``talking2/`` in ../shared/data (real people speaking in their
 own voice, from 7 sources named by each folder's MANIFEST.csv) is analysed once by the service's
-recording analyser. Then, for each source in turn, the articulation model
-(liveness/articulation.py) is fitted on the other sources only: its weights on their genuine
-clips, its null distribution on their faces dubbed with LibriSpeech readers and with the other
-clips' own voices. The held-out source's clips are scored whole (BPCER, per source with a Wilson
-95% interval) and cut to each of ``--lengths`` seconds, in their own voice and dubbed with every
-voice of another source (dubs accepted, APCER). No number printed comes from a model that saw
-the source it is reported on.
+recording analyser, and heard through the speech recogniser's encoder (the phonetic view,
+projected on principal components fitted on the LibriSpeech readers only). Then, for each source
+in turn, the lip-sync model (liveness/articulation.py) is fitted on the other sources only: each
+view's map on their genuine clips, each view's null distribution and the two views' correlation
+on their faces dubbed with LibriSpeech readers and with the other clips' own voices. The
+held-out source's clips are scored whole as the service scores them (BPCER, per source with a
+Wilson 95% interval) and cut to each of ``--lengths`` seconds, in their own voice and dubbed with
+every voice of another source in both views (dubs accepted, APCER). No number printed comes from
+a model that saw the source it is reported on. ``--bands-only`` scores the bands alone (the
+decision before the phonetic view, and the service's without a recogniser).
 
-``--write`` fits the model on every source and writes liveness/lip_sync_model.json, which the
-service ships. Prints the table, then one JSON line.
+``--write`` fits the model on every source and writes liveness/lip_sync_model.json (the bands)
+and liveness/lip_sync_phonetic.json (the phonetic view), which the service ships. Prints the
+table, then one JSON line.
 """
 
 from __future__ import annotations
@@ -32,11 +36,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from identity_service.inference import media
+from identity_service.inference.asr import SpeechRecognizer
 from identity_service.settings import Settings
 from identity_service.wiring import liveness_policy, load_recording_analyzer
 from liveness.articulation import (
     HOP_SECONDS,
     ArticulationModel,
+    LipSyncModel,
+    PhoneticModel,
+    PhoneticProjection,
     band_energies,
     fit_null,
     fit_weights,
@@ -53,17 +61,24 @@ TAPS = (-10, -5, 0, 5, 10)  # hops of 10 ms: 0.1 s either side
 RIDGE = 0.01
 NULL_LENGTHS = (3.0, 5.0, 8.0, 12.0)
 MODEL_PATH = Path(__file__).resolve().parent.parent / "liveness" / "lip_sync_model.json"
+PHONETIC_PATH = MODEL_PATH.with_name("lip_sync_phonetic.json")
+PHONETIC_COMPONENTS = 16
+# The phonetic map's inputs are components, not bands: its "band edges" number its columns.
+PHONETIC_COLUMNS = tuple(float(i) for i in range(PHONETIC_COMPONENTS + 1))
 
 
-def cut(obs: Observations, seconds: float, voice: np.ndarray | None = None) -> Observations:
-    """The recording's first ``seconds``; given other band energies, with that voice dubbed over
-    the face instead of its own."""
+def cut(obs: Observations, seconds: float, voice: np.ndarray | None = None,
+        phonetic_voice: np.ndarray | None = None) -> Observations:
+    """The recording's first ``seconds``; given another voice's band energies (and its phonetic
+    view), with that voice dubbed over the face instead of its own."""
     assert obs.mouth is not None and obs.audio is not None
     keep = obs.mouth.times <= seconds
     hops = int(seconds / HOP_SECONDS) + 1
     articulation = obs.audio.articulation if voice is None else voice
+    phonetic = obs.audio.phonetic if voice is None else phonetic_voice
     return replace(obs, mouth=MouthTrack(obs.mouth.times[keep], obs.mouth.openings[keep]),
-                   audio=replace(obs.audio, articulation=articulation[:hops]))
+                   audio=replace(obs.audio, articulation=articulation[:hops],
+                                 phonetic=None if phonetic is None else phonetic[:hops]))
 
 
 def clip_sources() -> dict[str, str]:
@@ -176,11 +191,126 @@ def leave_one_source_out(clips: dict[str, Observations], sources: dict[str, str]
     return genuine_by_source, by_length
 
 
+# --- both views: the bands and the recogniser's encoder ---------------------------------------
+
+# A dub's voice in both views: (source, band energies, projected encoder states), hop for hop.
+DubVoice = tuple[str, np.ndarray, np.ndarray]
+
+
+def encoder_states(recognizer: SpeechRecognizer, samples: np.ndarray) -> np.ndarray:
+    return recognizer.encoder_states(recognizer.encode(samples))
+
+
+def librispeech_dub_voices(projection: PhoneticProjection, readers: list[np.ndarray],
+                           reader_states: list[np.ndarray]) -> list[DubVoice]:
+    """The LibriSpeech readers (``librispeech_samples``) as dub voices in both views."""
+    voices = []
+    for samples, states in zip(readers, reader_states, strict=True):
+        bands = band_energies(samples, media.SAMPLE_RATE, BAND_EDGES_HZ)
+        voices.append(("librispeech", bands, projection.project(states, len(bands))))
+    return voices
+
+
+def phonetic_inputs(recognizer: SpeechRecognizer, clips: dict[str, Observations], clip_samples: dict[str, np.ndarray],
+                    ) -> tuple[PhoneticProjection, dict[str, Observations], list[DubVoice]]:
+    """The projection (fitted on the LibriSpeech readers' encoder states only: no clip is in it),
+    the clips with their phonetic view, and the readers as dub voices in both views."""
+    readers = librispeech_samples()
+    reader_states = [encoder_states(recognizer, r) for r in readers]
+    projection = PhoneticProjection.fit(reader_states, PHONETIC_COMPONENTS)
+    voices = librispeech_dub_voices(projection, readers, reader_states)
+    with_phonetic = {}
+    for name, obs in clips.items():
+        assert obs.audio is not None
+        phonetic = projection.project(encoder_states(recognizer, clip_samples[name]), len(obs.audio.articulation))
+        with_phonetic[name] = replace(obs, audio=replace(obs.audio, phonetic=phonetic))
+    return projection, with_phonetic, voices
+
+
+def own_voices(clips: dict[str, Observations], sources: dict[str, str], names: list[str]) -> list[DubVoice]:
+    out = []
+    for name in names:
+        audio = clips[name].audio
+        assert audio is not None and audio.phonetic is not None
+        out.append((sources[name], audio.articulation, audio.phonetic))
+    return out
+
+
+def phonetic_only(clips: list[Sourced]) -> list[Sourced]:
+    """The clips with the phonetic view in the bands' place (to fit and score that view's map)."""
+    out = []
+    for source, obs in clips:
+        assert obs.audio is not None and obs.audio.phonetic is not None
+        out.append((source, replace(obs, audio=replace(obs.audio, articulation=obs.audio.phonetic))))
+    return out
+
+
+def fit_views(genuine: list[Sourced], voices: list[DubVoice], projection: PhoneticProjection,
+              policy: LivenessPolicy) -> LipSyncModel:
+    """Both maps fitted on ``genuine``, each view's null on the same faces dubbed with ``voices``,
+    and how the two views' dub scores correlate (on those dubs, at every null length)."""
+    acoustic = fit(genuine, [(v[0], v[1]) for v in voices], policy)
+    phonetic_faces = phonetic_only(genuine)
+    phonetic_voices = [(v[0], v[2]) for v in voices]
+    phonetic = fit(phonetic_faces, phonetic_voices, policy, band_edges_hz=PHONETIC_COLUMNS)
+    pairs_a: list[float] = []
+    pairs_p: list[float] = []
+    for seconds in NULL_LENGTHS:
+        a = dub_correlations(genuine, [(v[0], v[1]) for v in voices], seconds, policy, acoustic)
+        p = dub_correlations(phonetic_faces, phonetic_voices, seconds, policy, phonetic)
+        pairs_a += [acoustic.null_z(c, seconds) for c in a]
+        pairs_p += [phonetic.null_z(c, seconds) for c in p]
+    correlation = float(np.corrcoef(pairs_a, pairs_p)[0, 1])
+    return LipSyncModel(acoustic, PhoneticModel(projection, phonetic, round(correlation, 6)))
+
+
+def fused_dub_scores(face: Sourced, voices: list[DubVoice], seconds: float, policy: LivenessPolicy,
+                     model: LipSyncModel) -> list[float]:
+    """The face dubbed with every voice of another source long enough, cut to ``seconds``, scored
+    as the service scores (both views)."""
+    source, obs = face
+    if seconds_of(obs) + 0.1 < seconds:
+        return []
+    return [lip_sync(cut(obs, seconds, bands, phonetic), policy, model).score
+            for voice_source, bands, phonetic in voices
+            if voice_source != source and voice_seconds(bands) >= seconds]
+
+
+def leave_one_source_out_views(clips: dict[str, Observations], sources: dict[str, str], librispeech: list[DubVoice],
+                               projection: PhoneticProjection, policy: LivenessPolicy, lengths: list[float]
+                               ) -> tuple[GenuineRows, LengthScores, dict[str, float]]:
+    """``leave_one_source_out`` for the service's decision with both views; also each held-out
+    source's fitted dub correlation between the views."""
+    genuine_by_source: GenuineRows = defaultdict(list)
+    by_length: LengthScores = {t: {"genuine": [], "dubbed": []} for t in lengths}
+    correlations = {}
+    for held_out in sorted(set(sources.values())):
+        train = [n for n in clips if sources[n] != held_out]
+        test = [n for n in clips if sources[n] == held_out]
+        train_voices = librispeech + own_voices(clips, sources, train)
+        model = fit_views(sourced(clips, sources, train), train_voices, projection, policy)
+        assert model.phonetic is not None
+        correlations[held_out] = model.phonetic.null_correlation
+        for name in test:
+            result = lip_sync(clips[name], policy, model)
+            genuine_by_source[held_out].append((name, result.score, result.passed))
+            for seconds in lengths:
+                if seconds_of(clips[name]) + 0.1 < seconds:
+                    continue
+                by_length[seconds]["genuine"].append(lip_sync(cut(clips[name], seconds), policy, model).score)
+                by_length[seconds]["dubbed"] += fused_dub_scores((held_out, clips[name]), train_voices, seconds,
+                                                                 policy, model)
+    return genuine_by_source, by_length, correlations
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model-dir", type=Path, default=None)
     parser.add_argument("--lengths", default="3,5,8", help="Comma-separated lengths in seconds.")
-    parser.add_argument("--write", action="store_true", help=f"Fit on every source and write {MODEL_PATH.name}.")
+    parser.add_argument("--write", action="store_true",
+                        help=f"Fit on every source and write {MODEL_PATH.name} and {PHONETIC_PATH.name}.")
+    parser.add_argument("--bands-only", action="store_true",
+                        help="Score the bands alone (the service without its recogniser's phonetic view).")
     args = parser.parse_args()
     lengths = [float(x) for x in args.lengths.split(",")]
     settings = Settings() if args.model_dir is None else Settings(model_dir=args.model_dir)
@@ -191,12 +321,27 @@ def main() -> int:
     sources = clip_sources()
     clips = {name: analyzer.analyze((SHARED / name).read_bytes(), transcribe=False).observations
              for name in sorted(sources)}
-    librispeech = librispeech_voices()
+    recognizer = analyzer.recognizer
+    if recognizer is None:
+        raise SystemExit("the phonetic view needs the speech recogniser's model")
+    clip_samples = {name: media.decode_audio((SHARED / name).read_bytes()).samples for name in clips}
+    projection, clips, voices = phonetic_inputs(recognizer, clips, clip_samples)
 
-    genuine_by_source, by_length = leave_one_source_out(clips, sources, librispeech, policy, lengths)
+    correlations: dict[str, float] = {}
+    if args.bands_only:
+        genuine_by_source, by_length = leave_one_source_out(clips, sources, [(v[0], v[1]) for v in voices],
+                                                            policy, lengths)
+    else:
+        genuine_by_source, by_length, correlations = leave_one_source_out_views(clips, sources, voices, projection,
+                                                                                policy, lengths)
     threshold = policy.min_lip_sync
-    print(f"lip sync, leaving each source out: {len(clips)} genuine clips from {len(genuine_by_source)} sources;"
-          f" threshold {threshold} (standard deviations above a dub), lags within {policy.max_lip_lag_seconds} s")
+    views = "bands only" if args.bands_only else "bands and the recogniser's encoder, the better of the two"
+    print(f"lip sync ({views}), leaving each source out: {len(clips)} genuine clips from {len(genuine_by_source)}"
+          f" sources; threshold {threshold} (standard deviations above a dub), lags within"
+          f" {policy.max_lip_lag_seconds} s")
+    if correlations:
+        print("  dub scores' correlation between the views, per held-out source: "
+              + ", ".join(f"{v:.2f}" for v in correlations.values()))
     print(f"  {'source':<36} {'clips':>5}  {'rejected':>8}  BPCER (95% CI)          lowest score")
     bpcer_by_source = {}
     for source, rows in sorted(genuine_by_source.items()):
@@ -230,10 +375,13 @@ def main() -> int:
               f"  {dubbed.max():.2f} / {genuine.min():.2f}")
     if args.write:
         everything = list(clips)
-        model = fit(sourced(clips, sources, everything),
-                    librispeech + [own_voice_of(clips, sources, n) for n in everything], policy)
-        MODEL_PATH.write_text(json.dumps(model.to_json()) + "\n")
-        print(f"  wrote {MODEL_PATH} (fitted on all {len(everything)} clips)")
+        model = fit_views(sourced(clips, sources, everything), voices + own_voices(clips, sources, everything),
+                          projection, policy)
+        assert model.phonetic is not None
+        MODEL_PATH.write_text(json.dumps(model.acoustic.to_json()) + "\n")
+        PHONETIC_PATH.write_text(json.dumps(model.phonetic.to_json()) + "\n")
+        print(f"  wrote {MODEL_PATH} and {PHONETIC_PATH.name} (fitted on all {len(everything)} clips;"
+              f" dub correlation between the views {model.phonetic.null_correlation:.2f})")
     print(json.dumps({"threshold": threshold, "by_length": summary, "bpcer_by_source": bpcer_by_source,
                       "bpcer": rejected_all / total, "bona_fide": total}))
     return 0

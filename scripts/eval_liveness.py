@@ -11,7 +11,7 @@ turns asked for (``turns`` like ``right left up``). A recording the service woul
 
 ``source`` names where a recording (or, for an attack, the real face in it) comes from; without
 it, the recording's folder. Lip sync is the one check with fitted weights, so by default each row
-is decided with the articulation model fitted on the bona fide rows of the other sources only
+is decided with the lip-sync model (both views) fitted on the bona fide rows of the other sources only
 (leave one source out; scripts/eval_lip_sync.py fits it the same way); ``--shipped-lip-sync``
 uses the model the service ships instead. Build the dev set with
 scripts/build_liveness_devset.py. Prints a table, BPCER per source with a Wilson 95% interval,
@@ -36,11 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from identity_service.settings import Settings
 from identity_service.wiring import liveness_policy, load_recording_analyzer
 from kernel.errors import DomainError
-from liveness.articulation import ArticulationModel
+from liveness.articulation import LipSyncModel, shipped_lip_sync
 from liveness.challenge import HeadTurn
 from liveness.checks import Observations, evaluate, passed
 from scripts._eval_common import wilson
-from scripts.eval_lip_sync import fit, librispeech_voices
+from scripts.eval_lip_sync import fit_views, librispeech_dub_voices, librispeech_samples
 
 
 def resolution(path: Path) -> str:
@@ -78,15 +78,24 @@ def main() -> int:
             continue
         analysed.append((row, path, source, analysis.observations))
 
-    # One articulation model per source, fitted on the other sources' bona fide recordings.
-    models: dict[str, ArticulationModel | None] = defaultdict(lambda: None)
+    # One lip-sync model per source, fitted on the other sources' bona fide recordings (both views,
+    # as the service decides; the phonetic projection is the shipped one, fitted on LibriSpeech).
+    models: dict[str, LipSyncModel | None] = defaultdict(lambda: None)
     bona_fide = [(source, obs) for row, _, source, obs in analysed if row["label"] == "bona_fide"]
+    phonetic_view = shipped_lip_sync().phonetic
     if not args.shipped_lip_sync and len({s for s, _ in bona_fide}) > 1:
-        readers = librispeech_voices()
+        if phonetic_view is None or analyzer.recognizer is None:
+            raise SystemExit("lip sync's phonetic view needs the speech recogniser's model and the shipped projection")
+        recognizer = analyzer.recognizer
+        samples = librispeech_samples()
+        readers = librispeech_dub_voices(phonetic_view.projection, samples,
+                                         [recognizer.encoder_states(recognizer.encode(r)) for r in samples])
         for source in sorted({s for _, _, s, _ in analysed}):
-            train = [(s, obs) for s, obs in bona_fide if s != source]
-            voices = readers + [(s, obs.audio.articulation) for s, obs in train if obs.audio is not None]
-            models[source] = fit(train, voices, policy)
+            train = [(s, obs) for s, obs in bona_fide
+                     if s != source and obs.audio is not None and obs.audio.phonetic is not None]
+            voices = readers + [(s, obs.audio.articulation, obs.audio.phonetic) for s, obs in train
+                                if obs.audio is not None and obs.audio.phonetic is not None]
+            models[source] = fit_views(train, voices, phonetic_view.projection, policy)
 
     failed_checks: Counter[str] = Counter()
     details = []

@@ -9,6 +9,7 @@ the challenge far less likely (scripts/eval_digits.py measures both)."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,16 @@ EMPTY_LOG_PROBABILITY = -1000.0
 MAX_FORCED_DIGITS = 64
 
 
+@dataclass(frozen=True, slots=True)
+class EncodedSpeech:
+    """Whisper's encoder output for one recording (on the recogniser's device), with how many of
+    its 100-a-second feature frames hold audio; scored against digits and read for lip sync
+    without a second encoder pass."""
+
+    output: object  # ctranslate2.StorageView
+    frames: int
+
+
 class SpeechRecognizer:
     def __init__(self, model_dir: Path, *, device: str = "auto", threads: int = 0) -> None:
         from faster_whisper import WhisperModel
@@ -42,18 +53,40 @@ class SpeechRecognizer:
         self._tokenizer = Tokenizer(self._model.hf_tokenizer, self._model.model.is_multilingual, task="transcribe",
                                     language="en")
 
-    def support(self, samples: np.ndarray, expected: str, heard: str) -> float:
-        """Log-probability of ``expected`` (digits) minus that of ``heard`` (the digits of the free
-        transcript), each forced through the decoder in the likeliest of a few ways of writing
-        digits: 0 or more when the audio supports the challenge at least as well as the
-        transcript, negative nats when less."""
+    def encode(self, samples: np.ndarray) -> EncodedSpeech:
+        """The encoder's pass over the first 30 s of 16 kHz mono speech."""
         started = time.perf_counter()
         features = self._model.feature_extractor(samples.astype(np.float32))
         frames = min(features.shape[-1], WINDOW_FRAMES)
         window = np.zeros((features.shape[0], WINDOW_FRAMES), np.float32)
         window[:, :frames] = features[:, :frames]
-        encoded = self._model.encode(window)
-        result = self._forced(encoded, frames, expected) - self._forced(encoded, frames, heard)
+        encoded = EncodedSpeech(self._model.encode(window), frames)
+        self._latency.observe(time.perf_counter() - started)
+        return encoded
+
+    def encoder_states(self, encoded: EncodedSpeech) -> np.ndarray:
+        """The encoder's output over the audio, one 384-value state every 20 ms: (states, 384)."""
+        import ctranslate2
+
+        output = encoded.output
+        assert isinstance(output, ctranslate2.StorageView)
+        if output.device != "cpu":
+            output = output.to_device(ctranslate2.Device.cpu)
+        if output.dtype != ctranslate2.DataType.float32:
+            output = output.to(ctranslate2.DataType.float32)
+        states: np.ndarray = np.asarray(output, dtype=np.float32)[0, : encoded.frames // 2].copy()
+        return states
+
+    def support(self, samples: np.ndarray, expected: str, heard: str, *, encoded: EncodedSpeech | None = None
+                ) -> float:
+        """Log-probability of ``expected`` (digits) minus that of ``heard`` (the digits of the free
+        transcript), each forced through the decoder in the likeliest of a few ways of writing
+        digits: 0 or more when the audio supports the challenge at least as well as the
+        transcript, negative nats when less. ``encoded``: the samples' encoder pass, if done."""
+        encoded = encoded or self.encode(samples)
+        started = time.perf_counter()
+        result = (self._forced(encoded.output, encoded.frames, expected)
+                  - self._forced(encoded.output, encoded.frames, heard))
         self._latency.observe(time.perf_counter() - started)
         return result
 

@@ -21,7 +21,7 @@ from identity_service.inference.biometrics import Biometrics
 from identity_service.inference.face import DetectedFace, FaceDetector, align, quality
 from identity_service.inference.landmarks import LandmarkModel, mouth_opening
 from kernel.errors import MediaCorrupt, RecordingDurationOutOfRange
-from liveness.articulation import band_energies, shipped_model
+from liveness.articulation import band_energies, shipped_lip_sync, shipped_model
 from liveness.checks import AudioObservation, FrameObservation, MouthTrack, Observations
 from liveness.digits import spoken_digits
 
@@ -249,17 +249,26 @@ class RecordingAnalyzer:
         timings["speaker"] = _ms(t)
         transcript = None
         support = None
+        phonetic = None
+        encoded = None
+        phonetic_view = shipped_lip_sync().phonetic
+        if self.recognizer is not None and phonetic_view is not None:
+            # One encoder pass serves lip sync's phonetic view and the digits' support below.
+            t = time.perf_counter()
+            encoded = self.recognizer.encode(samples)
+            phonetic = phonetic_view.projection.project(self.recognizer.encoder_states(encoded), len(articulation))
+            timings["asr_encode"] = _ms(t)
         if transcribe and self.recognizer is not None and speech.speech_seconds > 0.3:
             t = time.perf_counter()
             transcript = self.recognizer.transcribe(samples)
             timings["asr"] = _ms(t)
             if expected_digits:
                 t = time.perf_counter()
-                support = self.recognizer.support(samples, expected_digits, spoken_digits(transcript))
+                support = self.recognizer.support(samples, expected_digits, spoken_digits(transcript), encoded=encoded)
                 timings["asr_support"] = _ms(t)
         heard = AudioObservation(seconds=sound.seconds, speech_seconds=speech.speech_seconds, vad=speech.probabilities,
                                  articulation=articulation, voice_parts=parts, transcript=transcript,
-                                 digit_support=support)
+                                 digit_support=support, phonetic=phonetic)
         return heard, template, timings
 
 
