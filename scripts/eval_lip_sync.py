@@ -27,6 +27,7 @@ import csv
 import json
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -165,6 +166,22 @@ GenuineRows = dict[str, list[tuple[str, float, bool]]]
 LengthScores = dict[float, dict[str, list[float]]]
 
 
+def score_held_out(clips: dict[str, Observations], names: list[str], source: str, lengths: list[float],
+                   policy: LivenessPolicy, model: LipSyncModel | ArticulationModel,
+                   dubs: Callable[[str, float], list[float]], genuine_by_source: GenuineRows,
+                   by_length: LengthScores) -> None:
+    """A held-out source's clips scored whole (name, score, passed), and cut to each length in
+    their own voice and dubbed (``dubs(name, seconds)``: the dubs' scores)."""
+    for name in names:
+        result = lip_sync(clips[name], policy, model)
+        genuine_by_source[source].append((name, result.score, result.passed))
+        for seconds in lengths:
+            if seconds_of(clips[name]) + 0.1 < seconds:
+                continue
+            by_length[seconds]["genuine"].append(lip_sync(cut(clips[name], seconds), policy, model).score)
+            by_length[seconds]["dubbed"] += dubs(name, seconds)
+
+
 def leave_one_source_out(clips: dict[str, Observations], sources: dict[str, str], librispeech: list[Voice],
                          policy: LivenessPolicy, lengths: list[float],
                          **fit_options: Any) -> tuple[GenuineRows, LengthScores]:
@@ -178,15 +195,13 @@ def leave_one_source_out(clips: dict[str, Observations], sources: dict[str, str]
         # Voices: LibriSpeech readers and the training clips' own, each over faces of other sources.
         train_voices = librispeech + [own_voice_of(clips, sources, n) for n in train]
         model = fit(sourced(clips, sources, train), train_voices, policy, **fit_options)
-        for name in test:
-            result = lip_sync(clips[name], policy, model)
-            genuine_by_source[held_out].append((name, result.score, result.passed))
-            for seconds in lengths:
-                if seconds_of(clips[name]) + 0.1 < seconds:
-                    continue
-                by_length[seconds]["genuine"].append(lip_sync(cut(clips[name], seconds), policy, model).score)
-                for corr in dub_correlations(sourced(clips, sources, [name]), train_voices, seconds, policy, model):
-                    by_length[seconds]["dubbed"].append(model.null_z(corr, seconds))
+
+        def dubs(name: str, seconds: float, model: ArticulationModel = model, voices: list[Voice] = train_voices
+                 ) -> list[float]:
+            faces = sourced(clips, sources, [name])
+            return [model.null_z(c, seconds) for c in dub_correlations(faces, voices, seconds, policy, model)]
+
+        score_held_out(clips, test, held_out, lengths, policy, model, dubs, genuine_by_source, by_length)
 
     return genuine_by_source, by_length
 
@@ -291,15 +306,12 @@ def leave_one_source_out_views(clips: dict[str, Observations], sources: dict[str
         model = fit_views(sourced(clips, sources, train), train_voices, projection, policy)
         assert model.phonetic is not None
         correlations[held_out] = model.phonetic.null_correlation
-        for name in test:
-            result = lip_sync(clips[name], policy, model)
-            genuine_by_source[held_out].append((name, result.score, result.passed))
-            for seconds in lengths:
-                if seconds_of(clips[name]) + 0.1 < seconds:
-                    continue
-                by_length[seconds]["genuine"].append(lip_sync(cut(clips[name], seconds), policy, model).score)
-                by_length[seconds]["dubbed"] += fused_dub_scores((held_out, clips[name]), train_voices, seconds,
-                                                                 policy, model)
+
+        def dubs(name: str, seconds: float, model: LipSyncModel = model, voices: list[DubVoice] = train_voices,
+                 source: str = held_out) -> list[float]:
+            return fused_dub_scores((source, clips[name]), voices, seconds, policy, model)
+
+        score_held_out(clips, test, held_out, lengths, policy, model, dubs, genuine_by_source, by_length)
     return genuine_by_source, by_length, correlations
 
 
