@@ -371,6 +371,12 @@ def test_the_recogniser_supports_what_was_said_and_not_a_digit_away(recording_an
     assert recognizer.support(samples, "407193", heard) >= POLICY.min_digit_support, heard
     assert recognizer.support(samples, "407153", heard) < POLICY.min_digit_support
     assert recognizer.support(samples, "", heard) < -100
+    # One encoder pass serves the support and lip sync's phonetic view: a state every 20 ms.
+    encoded = recognizer.encode(samples)
+    assert recognizer.support(samples, "407193", heard, encoded=encoded) == recognizer.support(samples, "407193", heard)
+    states = recognizer.encoder_states(encoded)
+    assert states.dtype == np.float32 and states.shape[1] == 384
+    assert abs(len(states) - len(samples) / media.SAMPLE_RATE / 0.02) <= 1
     # A transcript looping on one digit, longer than Whisper's decoder holds, is scored, not raised.
     looping = recognizer.support(samples, "407193", "1" * 400)
     assert np.isfinite(looping)
