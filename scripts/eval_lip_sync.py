@@ -130,16 +130,12 @@ def librispeech_samples() -> list[np.ndarray]:
     return [r[int(offset * media.SAMPLE_RATE):] for r in readers for offset in OFFSETS_SECONDS]
 
 
-def librispeech_voices(band_edges_hz: tuple[float, ...] = BAND_EDGES_HZ) -> list[Voice]:
-    """The LibriSpeech utterances' band energies (``librispeech_samples``)."""
-    return [("librispeech", band_energies(r, media.SAMPLE_RATE, band_edges_hz)) for r in librispeech_samples()]
-
-
-def fit(genuine: list[Sourced], voices: list[Voice], policy: LivenessPolicy, *,
-        band_edges_hz: tuple[float, ...] = BAND_EDGES_HZ, taps: tuple[int, ...] = TAPS,
-        ridge: float = RIDGE) -> ArticulationModel:
+def fit_with_dubs(genuine: list[Sourced], voices: list[Voice], policy: LivenessPolicy, *,
+                  band_edges_hz: tuple[float, ...] = BAND_EDGES_HZ, taps: tuple[int, ...] = TAPS,
+                  ridge: float = RIDGE) -> tuple[ArticulationModel, dict[float, list[float]]]:
     """Weights from the genuine clips; the null from the same faces dubbed with ``voices``. The
-    clips' and voices' band energies must be computed with ``band_edges_hz``."""
+    clips' and voices' band energies must be computed with ``band_edges_hz``. Also the dubs'
+    correlations at each null length, in ``dub_correlations``' order."""
     pairs = []
     for _, obs in genuine:
         assert obs.mouth is not None and obs.audio is not None
@@ -149,7 +145,14 @@ def fit(genuine: list[Sourced], voices: list[Voice], policy: LivenessPolicy, *,
     unscaled = ArticulationModel(band_edges_hz, taps, weights, (0.0, 0.0), (1.0, 0.0))
     scores = {t: dub_correlations(genuine, voices, t, policy, unscaled) for t in NULL_LENGTHS}
     null_mean, null_sd = fit_null({t: v for t, v in scores.items() if len(v) >= 20})
-    return replace(unscaled, null_mean=null_mean, null_sd=null_sd)
+    return replace(unscaled, null_mean=null_mean, null_sd=null_sd), scores
+
+
+def fit(genuine: list[Sourced], voices: list[Voice], policy: LivenessPolicy, *,
+        band_edges_hz: tuple[float, ...] = BAND_EDGES_HZ, taps: tuple[int, ...] = TAPS,
+        ridge: float = RIDGE) -> ArticulationModel:
+    """``fit_with_dubs``' model alone."""
+    return fit_with_dubs(genuine, voices, policy, band_edges_hz=band_edges_hz, taps=taps, ridge=ridge)[0]
 
 
 def own_voice_of(clips: dict[str, Observations], sources: dict[str, str], name: str) -> Voice:
@@ -264,17 +267,12 @@ def fit_views(genuine: list[Sourced], voices: list[DubVoice], projection: Phonet
               policy: LivenessPolicy) -> LipSyncModel:
     """Both maps fitted on ``genuine``, each view's null on the same faces dubbed with ``voices``,
     and how the two views' dub scores correlate (on those dubs, at every null length)."""
-    acoustic = fit(genuine, [(v[0], v[1]) for v in voices], policy)
-    phonetic_faces = phonetic_only(genuine)
-    phonetic_voices = [(v[0], v[2]) for v in voices]
-    phonetic = fit(phonetic_faces, phonetic_voices, policy, band_edges_hz=PHONETIC_COLUMNS)
-    pairs_a: list[float] = []
-    pairs_p: list[float] = []
-    for seconds in NULL_LENGTHS:
-        a = dub_correlations(genuine, [(v[0], v[1]) for v in voices], seconds, policy, acoustic)
-        p = dub_correlations(phonetic_faces, phonetic_voices, seconds, policy, phonetic)
-        pairs_a += [acoustic.null_z(c, seconds) for c in a]
-        pairs_p += [phonetic.null_z(c, seconds) for c in p]
+    acoustic, acoustic_dubs = fit_with_dubs(genuine, [(v[0], v[1]) for v in voices], policy)
+    phonetic, phonetic_dubs = fit_with_dubs(phonetic_only(genuine), [(v[0], v[2]) for v in voices], policy,
+                                            band_edges_hz=PHONETIC_COLUMNS)
+    # The same faces and voices in the same order in both views: the dubs pair up one to one.
+    pairs_a = [acoustic.null_z(c, t) for t in NULL_LENGTHS for c in acoustic_dubs[t]]
+    pairs_p = [phonetic.null_z(c, t) for t in NULL_LENGTHS for c in phonetic_dubs[t]]
     correlation = float(np.corrcoef(pairs_a, pairs_p)[0, 1])
     return LipSyncModel(acoustic, PhoneticModel(projection, phonetic, round(correlation, 6)))
 

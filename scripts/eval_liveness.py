@@ -40,7 +40,7 @@ from liveness.articulation import LipSyncModel, shipped_lip_sync
 from liveness.challenge import HeadTurn
 from liveness.checks import Observations, evaluate, passed
 from scripts._eval_common import wilson
-from scripts.eval_lip_sync import fit_views, librispeech_dub_voices, librispeech_samples
+from scripts.eval_lip_sync import encoder_states, fit_views, librispeech_dub_voices, librispeech_samples
 
 
 def resolution(path: Path) -> str:
@@ -89,7 +89,7 @@ def main() -> int:
         recognizer = analyzer.recognizer
         samples = librispeech_samples()
         readers = librispeech_dub_voices(phonetic_view.projection, samples,
-                                         [recognizer.encoder_states(recognizer.encode(r)) for r in samples])
+                                         [encoder_states(recognizer, r) for r in samples])
         for source in sorted({s for _, _, s, _ in analysed}):
             train = [(s, obs) for s, obs in bona_fide
                      if s != source and obs.audio is not None and obs.audio.phonetic is not None]
