@@ -13,7 +13,9 @@ held-out source's clips are scored whole as the service scores them (BPCER, per 
 Wilson 95% interval) and cut to each of ``--lengths`` seconds, in their own voice and dubbed with
 every voice of another source in both views (dubs accepted, APCER). No number printed comes from
 a model that saw the source it is reported on. ``--bands-only`` scores the bands alone (the
-decision before the phonetic view, and the service's without a recogniser).
+decision before the phonetic view, and the service's without a recogniser). Every cut is decided
+at the threshold the service applies to its length (``LivenessPolicy.lip_sync_threshold``: 1 dub
+in 100 up to 5 s, tightening to 1 in 1,000 at 8 s).
 
 ``--write`` fits the model on every source and writes liveness/lip_sync_model.json (the bands)
 and liveness/lip_sync_phonetic.json (the phonetic view), which the service ships. Prints the
@@ -169,20 +171,31 @@ GenuineRows = dict[str, list[tuple[str, float, bool]]]
 LengthScores = dict[float, dict[str, list[float]]]
 
 
+def empty_length_scores(lengths: list[float]) -> LengthScores:
+    keys = ("genuine", "genuine_threshold", "dubbed", "dubbed_threshold")
+    return {t: {key: [] for key in keys} for t in lengths}
+
+
 def score_held_out(clips: dict[str, Observations], names: list[str], source: str, lengths: list[float],
                    policy: LivenessPolicy, model: LipSyncModel | ArticulationModel,
                    dubs: Callable[[str, float], list[float]], genuine_by_source: GenuineRows,
                    by_length: LengthScores) -> None:
     """A held-out source's clips scored whole (name, score, passed), and cut to each length in
-    their own voice and dubbed (``dubs(name, seconds)``: the dubs' scores)."""
+    their own voice and dubbed (``dubs(name, seconds)``: the dubs' scores), each beside the
+    threshold the service applies to that cut (it depends on the mouth track's span, the same
+    for the face in its own voice and dubbed)."""
     for name in names:
         result = lip_sync(clips[name], policy, model)
         genuine_by_source[source].append((name, result.score, result.passed))
         for seconds in lengths:
             if seconds_of(clips[name]) + 0.1 < seconds:
                 continue
-            by_length[seconds]["genuine"].append(lip_sync(cut(clips[name], seconds), policy, model).score)
-            by_length[seconds]["dubbed"] += dubs(name, seconds)
+            own = lip_sync(cut(clips[name], seconds), policy, model)
+            dubbed = dubs(name, seconds)
+            by_length[seconds]["genuine"].append(own.score)
+            by_length[seconds]["genuine_threshold"].append(own.threshold)
+            by_length[seconds]["dubbed"] += dubbed
+            by_length[seconds]["dubbed_threshold"] += [own.threshold] * len(dubbed)
 
 
 def leave_one_source_out(clips: dict[str, Observations], sources: dict[str, str], librispeech: list[Voice],
@@ -191,7 +204,7 @@ def leave_one_source_out(clips: dict[str, Observations], sources: dict[str, str]
     """For each source: fit on the others, score its clips whole (name, score, passed) and cut to
     each length in their own voice and dubbed (scores in standard deviations above a dub)."""
     genuine_by_source: dict[str, list[tuple[str, float, bool]]] = defaultdict(list)
-    by_length: dict[float, dict[str, list[float]]] = {t: {"genuine": [], "dubbed": []} for t in lengths}
+    by_length: LengthScores = empty_length_scores(lengths)
     for held_out in sorted(set(sources.values())):
         train = [n for n in clips if sources[n] != held_out]
         test = [n for n in clips if sources[n] == held_out]
@@ -295,7 +308,7 @@ def leave_one_source_out_views(clips: dict[str, Observations], sources: dict[str
     """``leave_one_source_out`` for the service's decision with both views; also each held-out
     source's fitted dub correlation between the views."""
     genuine_by_source: GenuineRows = defaultdict(list)
-    by_length: LengthScores = {t: {"genuine": [], "dubbed": []} for t in lengths}
+    by_length = empty_length_scores(lengths)
     correlations = {}
     for held_out in sorted(set(sources.values())):
         train = [n for n in clips if sources[n] != held_out]
@@ -344,11 +357,11 @@ def main() -> int:
     else:
         genuine_by_source, by_length, correlations = leave_one_source_out_views(clips, sources, voices, projection,
                                                                                 policy, lengths)
-    threshold = policy.min_lip_sync
+    start, end = policy.lip_sync_tightens_seconds
     views = "bands only" if args.bands_only else "bands and the recogniser's encoder, the better of the two"
     print(f"lip sync ({views}), leaving each source out: {len(clips)} genuine clips from {len(genuine_by_source)}"
-          f" sources; threshold {threshold} (standard deviations above a dub), lags within"
-          f" {policy.max_lip_lag_seconds} s")
+          f" sources; threshold (standard deviations above a dub) {policy.min_lip_sync} up to {start:g} s, rising to"
+          f" {policy.min_lip_sync_long} at {end:g} s; lags within {policy.max_lip_lag_seconds} s")
     if correlations:
         print("  dub scores' correlation between the views, per held-out source: "
               + ", ".join(f"{v:.2f}" for v in correlations.values()))
@@ -367,20 +380,22 @@ def main() -> int:
     rejected_all = sum(v["rejected"] for v in bpcer_by_source.values())  # type: ignore[misc]
     low, high = wilson(rejected_all, total)
     print(f"  {'all':<36} {total:>5}  {rejected_all:>8}  {rejected_all / total:>5.1%} ({low:.1%}-{high:.1%})")
-    print(f"  {'length':>6}  {'bona fide rejected':>19}  {'dubs accepted (95% CI)':>30}"
+    print(f"  {'length':>6}  {'threshold':>9}  {'bona fide rejected':>19}  {'dubs accepted (95% CI)':>30}"
           "  highest dub / lowest bona fide")
     summary: dict[str, dict[str, object]] = {}
     for seconds, scores in by_length.items():
         genuine, dubbed = np.array(scores["genuine"]), np.array(scores["dubbed"])
         if not len(genuine) or not len(dubbed):
             continue
-        accepted = int(np.sum(dubbed >= threshold))
+        rejected_cut = float(np.mean(genuine < np.array(scores["genuine_threshold"])))
+        accepted = int(np.sum(dubbed >= np.array(scores["dubbed_threshold"])))
+        threshold = float(np.median(scores["genuine_threshold"]))
         d_low, d_high = wilson(accepted, len(dubbed))
-        summary[f"{seconds:g}"] = {"bona_fide": len(genuine), "dubs": len(dubbed),
-                                   "bpcer": float(np.mean(genuine < threshold)), "apcer": accepted / len(dubbed),
+        summary[f"{seconds:g}"] = {"bona_fide": len(genuine), "dubs": len(dubbed), "threshold": round(threshold, 3),
+                                   "bpcer": rejected_cut, "apcer": accepted / len(dubbed),
                                    "apcer_ci95": [round(d_low, 4), round(d_high, 4)],
                                    "highest_dub": float(dubbed.max()), "lowest_bona_fide": float(genuine.min())}
-        print(f"  {seconds:>5g}s  {np.mean(genuine < threshold):>8.1%} of {len(genuine):<6}"
+        print(f"  {seconds:>5g}s  {threshold:>9.2f}  {rejected_cut:>8.1%} of {len(genuine):<6}"
               f"  {accepted / len(dubbed):>6.2%} of {len(dubbed):<5} ({d_low:.2%}-{d_high:.2%})"
               f"  {dubbed.max():.2f} / {genuine.min():.2f}")
     if args.write:
@@ -392,7 +407,9 @@ def main() -> int:
         PHONETIC_PATH.write_text(json.dumps(model.phonetic.to_json()) + "\n")
         print(f"  wrote {MODEL_PATH} and {PHONETIC_PATH.name} (fitted on all {len(everything)} clips;"
               f" dub correlation between the views {model.phonetic.null_correlation:.2f})")
-    print(json.dumps({"threshold": threshold, "by_length": summary, "bpcer_by_source": bpcer_by_source,
+    print(json.dumps({"threshold": {"short": policy.min_lip_sync, "long": policy.min_lip_sync_long,
+                                    "tightens_seconds": [start, end]},
+                      "by_length": summary, "bpcer_by_source": bpcer_by_source,
                       "bpcer": rejected_all / total, "bona_fide": total}))
     return 0
 

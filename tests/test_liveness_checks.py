@@ -175,6 +175,33 @@ def test_lip_sync_scores_synchronous_lips_high_and_dubbed_or_still_ones_low() ->
     assert check(voice_following(mouth), mouth, LivenessPolicy(min_lip_sync_seconds=7.5)).passed
 
 
+def test_a_longer_recording_is_held_to_a_stricter_false_accept_target() -> None:
+    """1 dub in 100 (2.33) up to 5 s, 1 in 1,000 (3.09) from 8 s, linear between; what that asks
+    of a person, the score over the square root of the seconds, never exceeds what 4 s asks."""
+    assert POLICY.lip_sync_threshold(0.0) == POLICY.lip_sync_threshold(5.0) == 2.33
+    assert POLICY.lip_sync_threshold(8.0) == POLICY.lip_sync_threshold(30.0) == 3.09
+    assert POLICY.lip_sync_threshold(6.5) == pytest.approx((2.33 + 3.09) / 2)
+    lengths = np.linspace(4.0, 30.0, 200)
+    strength = np.array([POLICY.lip_sync_threshold(t) for t in lengths]) / np.sqrt(lengths)
+    assert strength.max() == pytest.approx(2.33 / 2.0)
+    # The lip-sync check reports the threshold of the track it scored: the same lips and voice
+    # cut to 4 s are held to 2.33, the whole 8 s to about 3.09.
+    mouth = talking_mouth()
+    whole = lip_sync(Observations((), voice_following(mouth), mouth), POLICY, ONE_BAND_MODEL)
+    keep = mouth.times <= 4.0
+    short_mouth = MouthTrack(mouth.times[keep], mouth.openings[keep])
+    short = lip_sync(Observations((), voice_following(short_mouth), short_mouth), POLICY, ONE_BAND_MODEL)
+    assert short.threshold == 2.33 and whole.threshold == pytest.approx(3.09, abs=0.03)
+    assert whole.threshold == POLICY.lip_sync_threshold(float(mouth.times[-1] - mouth.times[0]))
+    # The same score passes where the threshold has not yet risen and fails where it has.
+    low, high = whole.score - 1, whole.score + 1
+    late = LivenessPolicy(min_lip_sync=low, min_lip_sync_long=high, lip_sync_tightens_seconds=(10.0, 12.0))
+    early = LivenessPolicy(min_lip_sync=low, min_lip_sync_long=high, lip_sync_tightens_seconds=(4.0, 7.0))
+    assert lip_sync(Observations((), voice_following(mouth), mouth), late, ONE_BAND_MODEL).passed
+    failed = lip_sync(Observations((), voice_following(mouth), mouth), early, ONE_BAND_MODEL)
+    assert not failed.passed and failed.reason == "LIPS_OUT_OF_SYNC" and failed.threshold == whole.score + 1
+
+
 def test_the_better_of_two_views_is_taken_back_to_one_views_odds() -> None:
     """Dubs' two scores as correlated standard normals: the better of the two would pass about
     twice as often as one; the fused score passes them about as often as one view did (1% at

@@ -37,8 +37,10 @@ def test_lip_sync_against_many_dubs(model_dir: Path) -> None:
     """Eleven dubbed clips are too few to say how often a dub lines up by chance:
     scripts/eval_lip_sync.py dubs every talking face with every LibriSpeech reader and every other
     source's voice, each source's faces scored by a model fitted without that source. Measured
-    when this was written: dubs accepted 1.3% at 3 s, 0.9% at 5 s, 1.5% at 8 s; 2 of 26 genuine
-    clips rejected. These bounds guard the numbers against getting worse."""
+    when this was written: dubs accepted 1.3% at 3 s, 0.9% at 5 s (threshold 2.33, 1 in 100),
+    0 of 324 at 8 s (3.09, 1 in 1,000: 0.3 expected); 1 of 26 genuine clips rejected. These
+    bounds guard the numbers against getting worse, with room for one dub at 8 s, since an
+    expected 0.3 can come out as 1."""
     run = subprocess.run([sys.executable, "scripts/eval_lip_sync.py", "--model-dir", str(model_dir),
                           "--lengths", "3,5,8"], cwd=ROOT, capture_output=True, text=True, timeout=900, check=True)
     result = json.loads(run.stdout.strip().splitlines()[-1])
@@ -46,5 +48,6 @@ def test_lip_sync_against_many_dubs(model_dir: Path) -> None:
     assert result["bona_fide"] == 26 and result["bpcer"] <= 0.08
     assert by_length["3"]["dubs"] > 2000 and by_length["3"]["apcer"] <= 0.02
     assert by_length["5"]["dubs"] > 700 and by_length["5"]["apcer"] <= 0.015
-    assert by_length["8"]["dubs"] >= 300 and by_length["8"]["apcer"] <= 0.02
+    assert by_length["8"]["dubs"] >= 300 and round(by_length["8"]["apcer"] * by_length["8"]["dubs"]) <= 1
+    assert by_length["3"]["threshold"] == 2.33 and by_length["8"]["threshold"] > 3.0
     assert by_length["8"]["bpcer"] == 0.0
