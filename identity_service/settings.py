@@ -222,10 +222,10 @@ class Settings(BaseSettings):
     liveness_min_lip_sync_seconds: float = Field(
         default=0.0, ge=0, le=30,
         description="Shortest span of mouth evidence lip sync accepts (0: no minimum). A dub passes about 1% of "
-        "the time at any length (the threshold is in standard deviations of a dub's score at that length), but a "
-        "genuine recording's margin grows with its length: 31% of genuine clips cut to 3 s fail, 17% at 5 s and "
-        "none at 8 s (scripts/eval_lip_sync.py). A minimum turns a short recording's failure into "
-        "TOO_SHORT_FOR_LIP_SYNC, which tells the person to record for longer.",
+        "the time up to 5 s and 0.1% from 8 s (the threshold is in standard deviations of a dub's score at that "
+        "length, and tightens with length), while a genuine recording's score grows with its length: 27% of "
+        "genuine clips cut to 3 s fail, 17% at 5 s and none at 8 s (scripts/eval_lip_sync.py). A minimum turns a "
+        "short recording's failure into TOO_SHORT_FOR_LIP_SYNC, which tells the person to record for longer.",
     )
     liveness_optional_checks: list[str] = Field(
         default_factory=list,

@@ -2,11 +2,11 @@
 
     .venv/bin/python scripts/explore_lip_sync.py [--variants baseline,area,...] [--lengths 3,5,8]
 
-The record behind README's "tried and dropped" for lip sync, all on the bands view alone (the phonetic
-view is eval_lip_sync.py's): every variant is scored leaving each
-source of ``talking/`` and ``talking2/`` out (scripts/eval_lip_sync.leave_one_source_out: weights
-and dub statistics fitted on the other sources), at the service's short-recording threshold
-(2.33, 1 dub in 100) at every length, as they were measured before the threshold tightened with length. Visual variants
+The record behind README's "tried and dropped" for lip sync, all on the bands view alone (the
+phonetic view is eval_lip_sync.py's): every variant is scored leaving each source of ``talking/``
+and ``talking2/`` out (scripts/eval_lip_sync.leave_one_source_out: weights and dub statistics
+fitted on the other sources), at the service's short-recording threshold (2.33, 1 dub in 100) at
+every length, as they were measured before the threshold tightened with length. Visual variants
 measure the mouth differently from the 106 landmarks of every frame (25 fps, where the service
 measures 12.5 times a second); audio variants change the bands, the context or the ridge penalty.
 
