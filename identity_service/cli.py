@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from identity_service.cli_ids import IdArgumentCommand
+
 if TYPE_CHECKING:
     from identity_service.settings import Settings
 
@@ -131,7 +133,7 @@ def user_api(address: str | None) -> None:
     serve_user_api(build_app(settings))
 
 
-@main.command()
+@main.command(cls=IdArgumentCommand)
 @click.argument("subject_id")
 @click.argument("video", type=click.Path(exists=True, dir_okay=False))
 @click.option("--audio", type=click.Path(exists=True, dir_okay=False), default=None,

@@ -26,6 +26,7 @@ from rich.table import Table
 
 from auditlog.model import Actor, ActorType, AuditEvent, Checkpoint, Outcome
 from auditlog.ports import AuditFilter
+from identity_service.cli_ids import IdArgumentCommand
 
 if TYPE_CHECKING:
     from identity_service.wiring import App
@@ -330,7 +331,7 @@ def subjects() -> None:
     """People whose likeness is enrolled."""
 
 
-@subjects.command("show")
+@subjects.command("show", cls=IdArgumentCommand)
 @click.argument("subject_id")
 @json_option
 @operator_option
@@ -358,7 +359,7 @@ def _show(app: App, subject_id: str, as_json: bool) -> None:
     print_events(events, False)
 
 
-@subjects.command("erase")
+@subjects.command("erase", cls=IdArgumentCommand)
 @click.argument("subject_id")
 @click.option("--yes", is_flag=True, help="Confirm: erasure is irreversible.")
 @operator_option
@@ -405,7 +406,7 @@ def signing_keys_rotate(operator: str | None) -> None:
         click.echo(f"new active signing key {key.kid}")
 
 
-@signing_keys.command("retire")
+@signing_keys.command("retire", cls=IdArgumentCommand)
 @click.argument("kid")
 @operator_option
 def signing_keys_retire(kid: str, operator: str | None) -> None:
@@ -487,7 +488,7 @@ def template_keys_rewrap(operator: str | None) -> None:
         click.echo(f"{moved} data keys re-wrapped under {app.vault.keys.active_kid()}")
 
 
-@template_keys.command("retire")
+@template_keys.command("retire", cls=IdArgumentCommand)
 @click.argument("kid")
 @operator_option
 def template_keys_retire(kid: str, operator: str | None) -> None:

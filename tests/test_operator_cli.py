@@ -9,9 +9,13 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from auditlog.log import AuditLog
+from identity_service.signing import Keyring, KeyStatus, SigningKey, key_id
 from identity_service.wiring import build_app
 from tests.conftest import test_settings
 from tests.storage.test_audit_conformance import draft
@@ -210,3 +214,27 @@ def test_tail_follow_prints_one_line_per_new_event(tmp_path: Path) -> None:
         app.close()
         new = lines.get(timeout=30)
         assert new.startswith("#3 ") and "zoe" in new
+
+
+def _key_whose_id_starts_with(prefix: str, status: KeyStatus) -> SigningKey:
+    """A real Ed25519 key drawn until its thumbprint starts with ``prefix`` (1 in 4,096 for "--")."""
+    while True:
+        private = Ed25519PrivateKey.generate()
+        kid = key_id(private.public_key())
+        if kid.startswith(prefix):
+            return SigningKey(kid, private, datetime.now(UTC), status)
+
+
+def test_a_key_id_that_starts_with_dashes_is_an_id_not_an_option(tmp_path: Path) -> None:
+    # CI once drew such a key in test_signing_key_rotation: click answered "No such option" (exit 2).
+    old = _key_whose_id_starts_with("--", KeyStatus.VERIFY_ONLY)
+    Keyring(tmp_path / "keys" / "signing.json", [old, _key_whose_id_starts_with("A", KeyStatus.ACTIVE)]).save()
+    seeded(tmp_path, 5)
+    retired = run(tmp_path, "signing-keys", "retire", old.kid, "--operator", "ops-bob")
+    assert retired.returncode == 0 and f"retired {old.kid}" in retired.stdout, retired.stderr
+    statuses = {k["kid"]: k["status"] for k in json.loads(run(tmp_path, "signing-keys", "list", "--json").stdout)}
+    assert statuses[old.kid] == "retired"
+    unknown = run(tmp_path, "signing-keys", "retire", "-x")
+    assert unknown.returncode == 1 and "cannot retire -x" in unknown.stderr
+    missing = run(tmp_path, "subjects", "show", "--", "-carol")
+    assert missing.returncode == 1 and "ERROR_REASON_ENROLLMENT_NOT_FOUND" in missing.stderr
